@@ -65,9 +65,13 @@ pub fn build(b: *std.Build) void {
 
     // Test tools: small native programs the integration tests run (tests/tools/*.c).
     const tools_step = b.step("tools", "Build the test tools into zig-out/tools");
+    const tools_core = coreLibrary(b, native, .ReleaseSafe, info, native_deps, false);
     for (listFiles(b, "tests/tools", ".c")) |file| {
         const m = b.createModule(.{ .target = native, .optimize = .ReleaseSafe, .link_libc = true });
         m.addCSourceFiles(.{ .root = b.path("tests/tools"), .files = &.{file}, .flags = &project_flags });
+        addProjectIncludes(b, m, tools_core);
+        m.linkLibrary(tools_core.lib);
+        linkDeps(m, tools_core.deps);
         const e = b.addExecutable(.{ .name = file[0 .. file.len - 2], .root_module = m });
         tools_step.dependOn(&b.addInstallArtifact(e, .{ .dest_dir = .{ .override = .{ .custom = "tools" } } }).step);
     }
