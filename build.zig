@@ -42,7 +42,8 @@ pub fn build(b: *std.Build) void {
     const musl_deps = depLibraries(b, musl);
     const native_deps = depLibraries(b, native);
     const core = coreLibrary(b, musl, optimize, info, musl_deps, false);
-    const exe_mod = b.createModule(.{ .target = musl, .optimize = optimize, .link_libc = true });
+    const strip = b.option(bool, "strip", "Strip debug information from the binary (default true)") orelse true;
+    const exe_mod = b.createModule(.{ .target = musl, .optimize = optimize, .link_libc = true, .strip = strip });
     exe_mod.addCSourceFiles(.{ .root = b.path("src"), .files = &.{"main.c"}, .flags = &project_flags });
     addProjectIncludes(b, exe_mod, core);
     exe_mod.linkLibrary(core.lib);
