@@ -322,7 +322,8 @@ void loop_recv(struct loop *loop, struct loop_socket *sock, struct loop_op *op,
 
 /* Cancels every op in flight on `sock` (they complete with LOOP_E_CANCELED, before
  * this one), waits for all their CQEs, closes the descriptor and completes with
- * LOOP_OK. No op may be started on `sock` after this call. */
+ * LOOP_OK. No op may be started on `sock` after this call; by the time the canceled
+ * ops' callbacks run, the descriptor may already be closed (sock->fd == -1). */
 void loop_close(struct loop *loop, struct loop_socket *sock, struct loop_op *op,
                 loop_op_fn callback, void *context);
 
