@@ -597,8 +597,8 @@ static const char *errno_name(int e)
     }
 }
 
-/* "; kernel.io_uring_disabled is currently 2 (disabled for everyone)", or "" if it
- * cannot be read (kernels before 6.6 have no such sysctl). */
+/* " (currently 2: disabled for everyone)", or "" if the sysctl cannot be read
+ * (kernels before 6.6 do not have it). */
 static void sysctl_describe(char *out, size_t size)
 {
     out[0] = '\0';
@@ -611,12 +611,12 @@ static void sysctl_describe(char *out, size_t size)
     const char *meaning = text[0] == '0'   ? "allowed"
                           : text[0] == '1' ? "only for CAP_SYS_ADMIN and kernel.io_uring_group"
                                            : "disabled for everyone";
-    snprintf(out, size, "; kernel.io_uring_disabled is currently %c (%s)", text[0], meaning);
+    snprintf(out, size, " (currently %c: %s)", text[0], meaning);
 }
 
 static bool setup_unavailable(struct lw_err *err, int e)
 {
-    char sysctl[128];
+    char sysctl[96];
     sysctl_describe(sysctl, sizeof sysctl);
     return lw_err_set(err, LOOP_E_UNAVAILABLE,
                       "io_uring is not available (io_uring_setup failed with %s: %s). "
@@ -625,7 +625,7 @@ static bool setup_unavailable(struct lw_err *err, int e)
                       "io_uring_setup, io_uring_enter and io_uring_register), or the "
                       "kernel.io_uring_disabled sysctl%s%s",
                       errno_name(e), strerror(e), sysctl,
-                      e == ENOSYS ? "; or a kernel built without CONFIG_IO_URING" : "");
+                      e == ENOSYS ? ", or a kernel built without CONFIG_IO_URING" : "");
 }
 
 static bool ring_setup(struct loop *loop, struct lw_err *err)
