@@ -1,0 +1,127 @@
+/* pq_buf: a growable byte buffer inside a pq_mem budget.
+ *
+ * Growth is amortised (capacity at least doubles). A failed growth sets the
+ * sticky `failed` flag and turns every later append into a no-op, so a run of
+ * appends needs one check at the end: `if (b->failed) ...`. Hot loops reserve
+ * once and then write through `pq_buf_tail`. */
+#ifndef PQ_BUF_H
+#define PQ_BUF_H
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pq_mem.h"
+
+struct pq_buf {
+    uint8_t *data;
+    size_t len;           /* bytes in use */
+    size_t cap;           /* bytes allocated */
+    struct pq_mem *mem;
+    bool failed;          /* a growth was refused; appends are ignored */
+};
+
+/* An empty buffer over `mem` (no allocation yet). */
+void pq_buf_init(struct pq_buf *b, struct pq_mem *mem);
+
+/* Frees the storage. The buffer can be used again (it is empty). */
+void pq_buf_free(struct pq_buf *b);
+
+/* Grows the capacity to at least len + extra_bytes. Returns false (and sets
+ * `failed`) when the budget refuses. */
+bool pq_buf_reserve_slow(struct pq_buf *b, size_t extra_bytes);
+
+static inline bool pq_buf_reserve(struct pq_buf *b, size_t extra_bytes)
+{
+    if (extra_bytes <= b->cap - b->len) return !b->failed;
+    return pq_buf_reserve_slow(b, extra_bytes);
+}
+
+/* Shrinks the length to `len_bytes` (the capacity stays). */
+static inline void pq_buf_truncate(struct pq_buf *b, size_t len_bytes)
+{
+    assert(len_bytes <= b->len);
+    b->len = len_bytes;
+}
+
+/* Empties the buffer, keeping its capacity, and clears `failed`. */
+static inline void pq_buf_clear(struct pq_buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+}
+
+/* Pointer to the first unused byte (valid for the reserved room). */
+static inline uint8_t *pq_buf_tail(struct pq_buf *b)
+{
+    return b->data + b->len;
+}
+
+static inline void pq_buf_put(struct pq_buf *b, const void *p, size_t n)
+{
+    if (n == 0 || !pq_buf_reserve(b, n)) return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static inline void pq_buf_u8(struct pq_buf *b, uint8_t v)
+{
+    if (!pq_buf_reserve(b, 1)) return;
+    b->data[b->len++] = v;
+}
+
+/* Little-endian stores into raw memory. */
+static inline void pq_store_u32le(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void pq_store_u64le(uint8_t *p, uint64_t v)
+{
+    pq_store_u32le(p, (uint32_t)v);
+    pq_store_u32le(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint32_t pq_load_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t pq_load_u64le(const uint8_t *p)
+{
+    return (uint64_t)pq_load_u32le(p) | (uint64_t)pq_load_u32le(p + 4) << 32;
+}
+
+static inline void pq_buf_u32le(struct pq_buf *b, uint32_t v)
+{
+    if (!pq_buf_reserve(b, 4)) return;
+    pq_store_u32le(b->data + b->len, v);
+    b->len += 4;
+}
+
+/* ULEB128: 7 bits a byte, low group first, high bit = more. */
+static inline size_t pq_varint_store(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+enum { PQ_VARINT_MAX_BYTES = 10 };
+
+static inline void pq_buf_varint(struct pq_buf *b, uint64_t v)
+{
+    if (!pq_buf_reserve(b, PQ_VARINT_MAX_BYTES)) return;
+    b->len += pq_varint_store(b->data + b->len, v);
+}
+
+#endif

@@ -1,0 +1,142 @@
+#include "pq_rle.h"
+
+#include <assert.h>
+
+/* Runs are capped well below the format's 2^31 - 1. */
+enum { RLE_RUN_MAX = 1 << 30 };
+
+size_t pq_rle_bound(size_t n, unsigned bw)
+{
+    /* Per 8 values: at most max(bw, 1 + 4 + 4) bytes of data plus one header. */
+    return (n / 8 + 2) * ((size_t)bw + 14);
+}
+
+void pq_bitpack8(uint8_t *dst, const uint32_t *v, unsigned bw)
+{
+    assert(bw <= PQ_RLE_BIT_WIDTH_MAX);
+    if (bw == 0) return;
+    if (bw <= 8) {
+        /* 8 * bw <= 64 bits: one accumulator, bw bytes out. */
+        uint64_t acc = 0;
+        for (unsigned k = 0; k < 8; k++) acc |= (uint64_t)v[k] << (k * bw);
+        for (unsigned i = 0; i < bw; i++) dst[i] = (uint8_t)(acc >> (8 * i));
+        return;
+    }
+    uint64_t acc = 0;
+    unsigned nb = 0;
+    for (unsigned k = 0; k < 8; k++) {
+        acc |= (uint64_t)v[k] << nb;
+        nb += bw;
+        while (nb >= 8) {
+            *dst++ = (uint8_t)acc;
+            acc >>= 8;
+            nb -= 8;
+        }
+    }
+    assert(nb == 0);
+}
+
+/* RLE run: varint(count << 1), then the value in ceil(bw/8) bytes, LE. */
+static void emit_repeat(struct pq_buf *out, uint32_t value, size_t count, unsigned bw)
+{
+    assert(count > 0 && count <= RLE_RUN_MAX);
+    assert(bw == 32 || value >> bw == 0);
+    pq_buf_varint(out, (uint64_t)count << 1);
+    unsigned value_bytes = (bw + 7) / 8;
+    if (!pq_buf_reserve(out, value_bytes)) return;
+    for (unsigned i = 0; i < value_bytes; i++) out->data[out->len++] = (uint8_t)(value >> (8 * i));
+}
+
+void pq_rle_encode_repeat(struct pq_buf *out, uint32_t value, size_t n, unsigned bw)
+{
+    while (n > 0) {
+        size_t run = n < RLE_RUN_MAX ? n : RLE_RUN_MAX;
+        emit_repeat(out, value, run, bw);
+        n -= run;
+    }
+}
+
+/* The same encoder over bytes and over 32-bit values. */
+#define PQ_RLE_DEFINE(NAME, T)                                                        \
+    static size_t run_length_##NAME(const T *v, size_t i, size_t n)                   \
+    {                                                                                 \
+        size_t j = i + 1;                                                             \
+        size_t end = n - i > RLE_RUN_MAX ? i + RLE_RUN_MAX : n;                       \
+        while (j < end && v[j] == v[i]) j++;                                          \
+        return j - i;                                                                 \
+    }                                                                                 \
+                                                                                      \
+    /* Bit-packed run of v[start..end): whole groups, the last one zero-padded. */    \
+    static void emit_literal_##NAME(struct pq_buf *out, const T *v, size_t start,     \
+                                    size_t end, unsigned bw)                          \
+    {                                                                                 \
+        size_t count = end - start;                                                   \
+        size_t groups = (count + 7) / 8;                                              \
+        assert(groups > 0);                                                           \
+        pq_buf_varint(out, (uint64_t)groups << 1 | 1);                                \
+        if (!pq_buf_reserve(out, groups * bw)) return;                                \
+        uint8_t *dst = pq_buf_tail(out);                                              \
+        uint32_t tmp[8];                                                              \
+        size_t i = start;                                                             \
+        for (; i + 8 <= end; i += 8) {                                                \
+            for (unsigned k = 0; k < 8; k++) tmp[k] = (uint32_t)v[i + k];             \
+            pq_bitpack8(dst, tmp, bw);                                                \
+            dst += bw;                                                                \
+        }                                                                             \
+        if (i < end) {                                                                \
+            for (unsigned k = 0; k < 8; k++) tmp[k] = i + k < end ? (uint32_t)v[i + k] : 0; \
+            pq_bitpack8(dst, tmp, bw);                                                \
+        }                                                                             \
+        out->len += groups * bw;                                                      \
+    }                                                                                 \
+                                                                                      \
+    void pq_rle_encode_##NAME(struct pq_buf *out, const T *v, size_t n, unsigned bw)  \
+    {                                                                                 \
+        assert(bw <= PQ_RLE_BIT_WIDTH_MAX);                                           \
+        if (!pq_buf_reserve(out, pq_rle_bound(n, bw))) return;                        \
+        size_t i = 0;                                                                 \
+        size_t next_run = n > 0 ? run_length_##NAME(v, 0, n) : 0;                     \
+        while (i < n) {                                                               \
+            if (next_run >= 8) {                                                      \
+                emit_repeat(out, (uint32_t)v[i], next_run, bw);                       \
+                i += next_run;                                                        \
+                if (i < n) next_run = run_length_##NAME(v, i, n);                     \
+                continue;                                                             \
+            }                                                                         \
+            /* Gather groups of 8 until a run of >= 8 starts at a group edge. */      \
+            size_t start = i;                                                         \
+            for (;;) {                                                                \
+                if (n - i <= 8 || (i - start) / 8 + 1 >= RLE_RUN_MAX / 8) {           \
+                    i = n - i <= 8 ? n : i + 8;                                       \
+                    if (i < n) next_run = run_length_##NAME(v, i, n);                 \
+                    break;                                                            \
+                }                                                                     \
+                i += 8;                                                               \
+                next_run = run_length_##NAME(v, i, n);                                \
+                if (next_run >= 8) break;                                             \
+            }                                                                         \
+            emit_literal_##NAME(out, v, start, i, bw);                                \
+        }                                                                             \
+    }
+
+PQ_RLE_DEFINE(u8, uint8_t)
+PQ_RLE_DEFINE(u32, uint32_t)
+
+void pq_pack_bools(struct pq_buf *out, const uint8_t *v, size_t n)
+{
+    size_t bytes = (n + 7) / 8;
+    if (!pq_buf_reserve(out, bytes)) return;
+    uint8_t *dst = pq_buf_tail(out);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        assert((v[i] | v[i + 1] | v[i + 2] | v[i + 3] | v[i + 4] | v[i + 5] | v[i + 6] | v[i + 7]) <= 1);
+        *dst++ = (uint8_t)(v[i] | v[i + 1] << 1 | v[i + 2] << 2 | v[i + 3] << 3 |
+                           v[i + 4] << 4 | v[i + 5] << 5 | v[i + 6] << 6 | v[i + 7] << 7);
+    }
+    if (i < n) {
+        unsigned b = 0;
+        for (unsigned k = 0; i + k < n; k++) b |= (unsigned)v[i + k] << k;
+        *dst = (uint8_t)b;
+    }
+    out->len += bytes;
+}

@@ -1,0 +1,467 @@
+#include "pq_stats.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "pq_thrift.h"
+
+enum pq_order pq_field_order(const struct pq_field *f)
+{
+    switch (pq_field_phys(f)) {
+    case PQ_PHYS_BOOLEAN: return PQ_ORDER_BOOL;
+    case PQ_PHYS_INT32: return PQ_ORDER_I32;
+    case PQ_PHYS_INT64: return PQ_ORDER_I64;
+    case PQ_PHYS_FLOAT: return PQ_ORDER_FLOAT;
+    case PQ_PHYS_DOUBLE: return PQ_ORDER_DOUBLE;
+    case PQ_PHYS_FLBA: return f->type == PQ_DECIMAL ? PQ_ORDER_DECIMAL : PQ_ORDER_BYTES;
+    case PQ_PHYS_BYTE_ARRAY: return PQ_ORDER_BYTES;
+    }
+    return PQ_ORDER_BYTES;
+}
+
+static float load_float(const uint8_t *p)
+{
+    uint32_t bits = pq_load_u32le(p);
+    float v;
+    memcpy(&v, &bits, 4);
+    return v;
+}
+
+static double load_double(const uint8_t *p)
+{
+    uint64_t bits = pq_load_u64le(p);
+    double v;
+    memcpy(&v, &bits, 8);
+    return v;
+}
+
+static void store_float(uint8_t *p, float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    pq_store_u32le(p, bits);
+}
+
+static void store_double(uint8_t *p, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    pq_store_u64le(p, bits);
+}
+
+static int cmp_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    if (c != 0) return c;
+    return (alen > blen) - (alen < blen);
+}
+
+static int cmp_decimal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    assert(n > 0);
+    int sa = a[0] ^ 0x80, sb = b[0] ^ 0x80;
+    if (sa != sb) return sa < sb ? -1 : 1;
+    return n > 1 ? memcmp(a + 1, b + 1, n - 1) : 0;
+}
+
+int pq_order_cmp(enum pq_order o, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    switch (o) {
+    case PQ_ORDER_BOOL: return (a[0] > b[0]) - (a[0] < b[0]);
+    case PQ_ORDER_I32: {
+        int32_t x = (int32_t)pq_load_u32le(a), y = (int32_t)pq_load_u32le(b);
+        return (x > y) - (x < y);
+    }
+    case PQ_ORDER_I64: {
+        int64_t x = (int64_t)pq_load_u64le(a), y = (int64_t)pq_load_u64le(b);
+        return (x > y) - (x < y);
+    }
+    case PQ_ORDER_FLOAT: {
+        float x = load_float(a), y = load_float(b);
+        return (x > y) - (x < y);
+    }
+    case PQ_ORDER_DOUBLE: {
+        double x = load_double(a), y = load_double(b);
+        return (x > y) - (x < y);
+    }
+    case PQ_ORDER_BYTES: return cmp_bytes(a, alen, b, blen);
+    case PQ_ORDER_DECIMAL: assert(alen == blen); return cmp_decimal(a, b, alen);
+    }
+    return 0;
+}
+
+void pq_stats_reset(struct pq_stats *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+const uint8_t *pq_stats_min(const struct pq_stats *s)
+{
+    assert(s->has_minmax);
+    return s->min_ref != NULL ? s->min_ref : s->min_fixed;
+}
+
+const uint8_t *pq_stats_max(const struct pq_stats *s)
+{
+    assert(s->has_minmax);
+    return s->max_ref != NULL ? s->max_ref : s->max_fixed;
+}
+
+/* Range statistics, one function per order; each fills a fresh `r`. */
+
+static void range_bool(struct pq_stats *r, const uint8_t *v, size_t n)
+{
+    unsigned all = 1, any = 0;
+    for (size_t i = 0; i < n; i++) {
+        all &= v[i];
+        any |= v[i];
+    }
+    r->min_fixed[0] = (uint8_t)all;
+    r->max_fixed[0] = (uint8_t)any;
+    r->min_len = r->max_len = 1;
+    r->has_minmax = true;
+}
+
+static void range_i32(struct pq_stats *r, const uint8_t *v, size_t n)
+{
+    int32_t mn = INT32_MAX, mx = INT32_MIN;
+    for (size_t i = 0; i < n; i++) {
+        int32_t x = (int32_t)pq_load_u32le(v + 4 * i);
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+    }
+    pq_store_u32le(r->min_fixed, (uint32_t)mn);
+    pq_store_u32le(r->max_fixed, (uint32_t)mx);
+    r->min_len = r->max_len = 4;
+    r->has_minmax = true;
+}
+
+static void range_i64(struct pq_stats *r, const uint8_t *v, size_t n)
+{
+    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        int64_t x = (int64_t)pq_load_u64le(v + 8 * i);
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+    }
+    pq_store_u64le(r->min_fixed, (uint64_t)mn);
+    pq_store_u64le(r->max_fixed, (uint64_t)mx);
+    r->min_len = r->max_len = 8;
+    r->has_minmax = true;
+}
+
+/* NaN fails every comparison, so it never replaces a bound; it is counted. */
+static void range_float(struct pq_stats *r, const uint8_t *v, size_t n)
+{
+    float mn = INFINITY, mx = -INFINITY;
+    uint64_t nans = 0;
+    for (size_t i = 0; i < n; i++) {
+        float x = load_float(v + 4 * i);
+        nans += x != x;
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+    }
+    r->nans = nans;
+    if (nans == n) return;
+    store_float(r->min_fixed, mn);
+    store_float(r->max_fixed, mx);
+    r->min_len = r->max_len = 4;
+    r->has_minmax = true;
+}
+
+static void range_double(struct pq_stats *r, const uint8_t *v, size_t n)
+{
+    double mn = INFINITY, mx = -INFINITY;
+    uint64_t nans = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = load_double(v + 8 * i);
+        nans += x != x;
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+    }
+    r->nans = nans;
+    if (nans == n) return;
+    store_double(r->min_fixed, mn);
+    store_double(r->max_fixed, mx);
+    r->min_len = r->max_len = 8;
+    r->has_minmax = true;
+}
+
+static void range_fixed(struct pq_stats *r, const uint8_t *v, size_t n, size_t w, bool decimal)
+{
+    const uint8_t *mn = v, *mx = v;
+    for (size_t i = 1; i < n; i++) {
+        const uint8_t *x = v + w * i;
+        if (decimal) {
+            if (cmp_decimal(x, mn, w) < 0) mn = x;
+            if (cmp_decimal(x, mx, w) > 0) mx = x;
+        } else {
+            if (memcmp(x, mn, w) < 0) mn = x;
+            if (memcmp(x, mx, w) > 0) mx = x;
+        }
+    }
+    memcpy(r->min_fixed, mn, w);
+    memcpy(r->max_fixed, mx, w);
+    r->min_len = r->max_len = (uint32_t)w;
+    r->has_minmax = true;
+}
+
+static void range_bytes(struct pq_stats *r, const uint8_t *arena, const uint32_t *off, size_t from,
+                        size_t to)
+{
+    const uint8_t *mn = arena + off[from], *mx = mn;
+    uint32_t mn_len = off[from + 1] - off[from], mx_len = mn_len;
+    for (size_t i = from + 1; i < to; i++) {
+        const uint8_t *x = arena + off[i];
+        uint32_t n = off[i + 1] - off[i];
+        if (cmp_bytes(x, n, mn, mn_len) < 0) {
+            mn = x;
+            mn_len = n;
+        } else if (cmp_bytes(x, n, mx, mx_len) > 0) {
+            mx = x;
+            mx_len = n;
+        }
+    }
+    r->min_ref = mn;
+    r->max_ref = mx;
+    r->min_len = mn_len;
+    r->max_len = mx_len;
+    r->has_minmax = true;
+}
+
+void pq_stats_add(struct pq_stats *s, const struct pq_col *c, size_t from, size_t to)
+{
+    assert(from <= to && to <= c->nvalues);
+    if (from == to) return;
+    struct pq_stats r;
+    pq_stats_reset(&r);
+    r.values = to - from;
+    const uint8_t *v = c->values.data;
+    enum pq_order o = pq_field_order(c->field);
+    switch (o) {
+    case PQ_ORDER_BOOL: range_bool(&r, v + from, to - from); break;
+    case PQ_ORDER_I32: range_i32(&r, v + 4 * from, to - from); break;
+    case PQ_ORDER_I64: range_i64(&r, v + 8 * from, to - from); break;
+    case PQ_ORDER_FLOAT: range_float(&r, v + 4 * from, to - from); break;
+    case PQ_ORDER_DOUBLE: range_double(&r, v + 8 * from, to - from); break;
+    case PQ_ORDER_DECIMAL:
+    case PQ_ORDER_BYTES:
+        if (c->width > 0)
+            range_fixed(&r, v + (size_t)c->width * from, to - from, c->width, o == PQ_ORDER_DECIMAL);
+        else
+            range_bytes(&r, c->arena.data, pq_col_offsets(c), from, to);
+        break;
+    }
+    pq_stats_merge(s, &r, o);
+}
+
+void pq_stats_merge(struct pq_stats *dst, const struct pq_stats *src, enum pq_order o)
+{
+    dst->nulls += src->nulls;
+    dst->values += src->values;
+    dst->nans += src->nans;
+    if (!src->has_minmax) return;
+    if (!dst->has_minmax ||
+        pq_order_cmp(o, pq_stats_min(src), src->min_len, pq_stats_min(dst), dst->min_len) < 0) {
+        dst->min_ref = src->min_ref;
+        dst->min_len = src->min_len;
+        memcpy(dst->min_fixed, src->min_fixed, sizeof dst->min_fixed);
+    }
+    if (!dst->has_minmax ||
+        pq_order_cmp(o, pq_stats_max(src), src->max_len, pq_stats_max(dst), dst->max_len) > 0) {
+        dst->max_ref = src->max_ref;
+        dst->max_len = src->max_len;
+        memcpy(dst->max_fixed, src->max_fixed, sizeof dst->max_fixed);
+    }
+    dst->has_minmax = true;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Truncation */
+
+/* Length of the UTF-8 character starting at s[0..n), 0 if not valid. */
+static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp_out)
+{
+    uint8_t c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+        *cp_out = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1Fu; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0Fu; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07u; }
+    else return 0;
+    if (len > n) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
+    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
+    *cp_out = cp;
+    return len;
+}
+
+static size_t utf8_encode(uint32_t cp, uint8_t *out)
+{
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (uint8_t)(0xC0 | cp >> 6);
+        out[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (uint8_t)(0xE0 | cp >> 12);
+        out[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (uint8_t)(0xF0 | cp >> 18);
+    out[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static bool valid_utf8(const uint8_t *s, size_t n)
+{
+    uint32_t cp;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_decode(s + i, n - i, &cp);
+        if (l == 0) return false;
+        i += l;
+    }
+    return true;
+}
+
+/* The longest prefix of at most `limit` bytes that ends at a character
+ * boundary (before a byte that is not a continuation byte). */
+static size_t utf8_cut(const uint8_t *v, size_t n, size_t limit)
+{
+    if (n <= limit) return n;
+    size_t k = limit;
+    while (k > 0 && (v[k] & 0xC0) == 0x80) k--;
+    return k;
+}
+
+size_t pq_truncate_min(const uint8_t *v, size_t n, size_t limit, bool utf8, uint8_t *out)
+{
+    size_t k = n <= limit ? n : utf8 ? utf8_cut(v, n, limit) : limit;
+    if (k > 0) memcpy(out, v, k);
+    return k;
+}
+
+/* Byte-wise: increment the last byte below 0xFF of the prefix, drop the rest. */
+static bool increment_bytes(const uint8_t *v, size_t k, uint8_t *out, size_t *out_len)
+{
+    while (k > 0 && v[k - 1] == 0xFF) k--;
+    if (k == 0) return false;
+    memcpy(out, v, k);
+    out[k - 1]++;
+    *out_len = k;
+    return true;
+}
+
+bool pq_truncate_max(const uint8_t *v, size_t n, size_t limit, bool utf8, uint8_t *out,
+                     size_t *out_len)
+{
+    if (n <= limit) {
+        if (n > 0) memcpy(out, v, n);
+        *out_len = n;
+        return true;
+    }
+    if (!utf8) return increment_bytes(v, limit, out, out_len);
+    size_t k = utf8_cut(v, n, limit);
+    if (!valid_utf8(v, k)) return increment_bytes(v, limit, out, out_len);
+    /* Walk back over the characters of v[0..k); replace the last one that has a
+     * successor (skipping the surrogates) whose encoding still fits. */
+    size_t end = k;
+    while (end > 0) {
+        size_t start = end - 1;
+        while (start > 0 && (v[start] & 0xC0) == 0x80) start--;
+        uint32_t cp;
+        size_t len = utf8_decode(v + start, end - start, &cp);
+        assert(len == end - start);
+        (void)len;
+        uint32_t next = cp + 1 == 0xD800 ? 0xE000 : cp + 1;
+        if (next <= 0x10FFFF) {
+            uint8_t enc[4];
+            size_t elen = utf8_encode(next, enc);
+            if (start + elen <= limit) {
+                memcpy(out, v, start);
+                memcpy(out + start, enc, elen);
+                *out_len = start + elen;
+                return true;
+            }
+        }
+        end = start;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------------- */
+
+void pq_stats_finish(const struct pq_stats *s, const struct pq_field *f, uint32_t truncate_bytes,
+                     struct pq_stats_out *o)
+{
+    assert(truncate_bytes >= 4 && truncate_bytes <= PQ_STATS_VALUE_MAX_BYTES);
+    memset(o, 0, offsetof(struct pq_stats_out, min));
+    o->null_count = s->nulls;
+    enum pq_order ord = pq_field_order(f);
+    o->has_nan_count = ord == PQ_ORDER_FLOAT || ord == PQ_ORDER_DOUBLE;
+    o->nan_count = s->nans;
+    if (!s->has_minmax) return;
+    o->min_exact = o->max_exact = true;
+    if (pq_field_phys(f) == PQ_PHYS_BYTE_ARRAY) {
+        bool utf8 = f->type != PQ_BINARY;
+        size_t max_len;
+        if (!pq_truncate_max(pq_stats_max(s), s->max_len, truncate_bytes, utf8, o->max, &max_len))
+            return; /* no bound fits: neither min nor max */
+        o->max_len = (uint32_t)max_len;
+        o->min_len = (uint32_t)pq_truncate_min(pq_stats_min(s), s->min_len, truncate_bytes, utf8, o->min);
+        o->min_exact = o->min_len == s->min_len;
+        o->max_exact = o->max_len == s->max_len && memcmp(o->max, pq_stats_max(s), max_len) == 0;
+    } else {
+        assert(s->min_len <= sizeof s->min_fixed && s->max_len <= sizeof s->max_fixed);
+        memcpy(o->min, s->min_fixed, s->min_len);
+        memcpy(o->max, s->max_fixed, s->max_len);
+        o->min_len = s->min_len;
+        o->max_len = s->max_len;
+        if (ord == PQ_ORDER_FLOAT) {
+            if (load_float(o->min) == 0.0f) store_float(o->min, -0.0f);
+            if (load_float(o->max) == 0.0f) store_float(o->max, 0.0f);
+        } else if (ord == PQ_ORDER_DOUBLE) {
+            if (load_double(o->min) == 0.0) store_double(o->min, -0.0);
+            if (load_double(o->max) == 0.0) store_double(o->max, 0.0);
+        }
+    }
+    o->has_minmax = true;
+    o->deprecated = pq_field_signed_order(f);
+}
+
+/*   Statistics { 1: max  2: min  3: null_count  5: max_value  6: min_value
+ *                7: is_max_value_exact  8: is_min_value_exact  9: nan_count } */
+void pq_stats_write(const struct pq_stats_out *o, struct pq_thrift *t, int16_t id)
+{
+    pq_thrift_struct_begin(t, id);
+    if (o->has_minmax && o->deprecated) {
+        pq_thrift_binary(t, 1, o->max, o->max_len);
+        pq_thrift_binary(t, 2, o->min, o->min_len);
+    }
+    pq_thrift_i64(t, 3, (int64_t)o->null_count);
+    if (o->has_minmax) {
+        pq_thrift_binary(t, 5, o->max, o->max_len);
+        pq_thrift_binary(t, 6, o->min, o->min_len);
+        pq_thrift_bool(t, 7, o->max_exact);
+        pq_thrift_bool(t, 8, o->min_exact);
+    }
+    if (o->has_nan_count) pq_thrift_i64(t, 9, (int64_t)o->nan_count);
+    pq_thrift_struct_end(t);
+}
