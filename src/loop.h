@@ -279,7 +279,10 @@ int64_t loop_now_ms(const struct loop *loop);
  * iteration: for SigV4 dates and partitions, never for deadlines. */
 int64_t loop_wall_ms(const struct loop *loop);
 
-/* Replaces the clock (NULL: the real one) and refreshes both cached values now. */
+/* Replaces the clock (NULL: the real one) and refreshes both cached values now. Call
+ * it before starting any op with a deadline: deadlines are not rebased. The fake
+ * monotonic value must never go back. The loop still waits in the kernel for real
+ * time (at most max_wait_ms), so tests drive it with loop_run_once(loop, 0). */
 void loop_set_clock(struct loop *loop, loop_clock_fn fn, void *context);
 
 /* Fills `buf` with `size_bytes` random bytes (getrandom(2), or the test source).
@@ -333,7 +336,8 @@ void loop_timer_start(struct loop *loop, struct loop_op *op, uint32_t timeout_ms
                       loop_op_fn callback, void *context);
 
 /* Stops a timer started with loop_timer_start; its callback will not run. Returns
- * true if it was pending, false if it had already fired (or was idle). */
+ * true if the callback was still to run (even if the deadline had passed), false if
+ * the timer was idle or its callback had already begun. */
 bool loop_timer_cancel(struct loop *loop, struct loop_op *op);
 
 /* The loop_error for `errno_value` (positive) returned by an op of `kind`, or

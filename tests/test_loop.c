@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -804,6 +805,74 @@ Test(loop, sigpipe_is_ignored)
     cr_assert_eq(write(sv[0], "x", 1), -1); /* a plain write, without MSG_NOSIGNAL */
     cr_assert_eq(errno, EPIPE);
     close(sv[0]);
+    loop_deinit(&loop);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Kernel edge cases */
+
+Test(loop, full_submission_queue_is_submitted_and_retried)
+{
+    struct loop loop;
+    loop_start(&loop);
+    /* The signal poll is still queued, so LOOP_OPS_MAX more SQEs overflow the SQ. */
+    enum { PAIRS = LOOP_OPS_MAX / 2 };
+    _Static_assert(2 * PAIRS > LOOP_SQ_ENTRIES - 1, "must overflow the SQ");
+    static int fds[PAIRS][2];
+    static struct loop_socket socks[PAIRS][2];
+    static struct loop_op ops[PAIRS][2];
+    static uint8_t bufs[PAIRS][2][4];
+    struct rec r = { 0 };
+    for (int i = 0; i < PAIRS; i++) {
+        socketpair_make(fds[i]);
+        for (int j = 0; j < 2; j++) {
+            loop_socket_adopt(&socks[i][j], fds[i][j]);
+            loop_recv(&loop, &socks[i][j], &ops[i][j], bufs[i][j], sizeof bufs[i][j],
+                      LOOP_DEADLINE_NONE, rec_fn, &r);
+        }
+    }
+    cr_assert_eq(r.calls, 0);
+    for (int i = 0; i < PAIRS; i++)
+        for (int j = 0; j < 2; j++) cr_assert_eq(write(fds[i][j], "z", 1), 1);
+    run_until(&loop, &r.calls, 2 * PAIRS);
+    cr_assert_eq(r.calls, 2 * PAIRS);
+    for (int i = 0; i < PAIRS; i++) {
+        for (int j = 0; j < 2; j++) {
+            cr_assert_eq(ops[i][j].error, LOOP_OK);
+            cr_assert_eq(bufs[i][j][0], 'z');
+            sock_close(&loop, &socks[i][j]);
+        }
+    }
+    loop_deinit(&loop);
+}
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int signo)
+{
+    (void)signo;
+    alarms++;
+}
+
+Test(loop, interrupted_wait_is_retried)
+{
+    struct loop loop;
+    loop_start(&loop);
+    struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART: enter gets -EINTR */
+    sigemptyset(&sa.sa_mask);
+    cr_assert_eq(sigaction(SIGALRM, &sa, NULL), 0);
+    struct itimerval every_5ms = { .it_interval = { 0, 5000 }, .it_value = { 0, 5000 } };
+    cr_assert_eq(setitimer(ITIMER_REAL, &every_5ms, NULL), 0);
+
+    struct loop_op op = { 0 };
+    struct rec r = { 0 };
+    int64_t start_ms = loop_now_ms(&loop);
+    loop_timer_start(&loop, &op, 100, rec_fn, &r);
+    run_until(&loop, &r.calls, 1); /* asserts LOOP_RUN_CONTINUE on every iteration */
+    struct itimerval off = { 0 };
+    setitimer(ITIMER_REAL, &off, NULL);
+    cr_assert_gt(alarms, 0);
+    cr_assert_geq(r.at_ms, start_ms + 100);
     loop_deinit(&loop);
 }
 
