@@ -328,9 +328,12 @@ static size_t utf8_error(struct lw_err *err, size_t base, const uint8_t *b, size
                  c);
         break;
     case U8_OVERLONG:
-        error_at(err, JSON_EUTF8, at,
-                 "invalid UTF-8 in string: overlong encoding (0x%02X 0x%02X)", c,
-                 c < 0xC2 ? 0u : (unsigned)b[i + 1]);
+        if (c < 0xC2)
+            error_at(err, JSON_EUTF8, at,
+                     "invalid UTF-8 in string: overlong encoding (lead byte 0x%02X)", c);
+        else
+            error_at(err, JSON_EUTF8, at,
+                     "invalid UTF-8 in string: overlong encoding (0x%02X 0x%02X)", c, b[i + 1]);
         break;
     case U8_SURROGATE:
         error_at(err, JSON_EUTF8, at,
