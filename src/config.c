@@ -303,6 +303,7 @@ struct load {
     const struct config_input *in;
     const char *file;                  /* name for messages */
     bool zstd_level_explicit;
+    bool rejected[S_COUNT];            /* a value was given but refused (and reported) */
     struct candidate cand[ENV_CANDIDATES_MAX];
     struct config_secret scratch;      /* a parsed URL password before it is kept */
 };
@@ -682,6 +683,7 @@ static const char *fmt_num(enum setting_id id, uint64_t v, char *buf, size_t cap
 static void store_num(struct load *L, enum setting_id id, uint64_t v, struct config_origin o)
 {
     const struct setting *s = &settings[id];
+    L->rejected[id] = true; /* until stored */
     char a[48], b[48], c[48];
     if (v < s->min || v > s->max) {
         if (s->kind == K_INT)
@@ -694,6 +696,7 @@ static void store_num(struct load *L, enum setting_id id, uint64_t v, struct con
     }
     *num_field(L->cfg, id) = v;
     L->cfg->origin_[id] = o;
+    L->rejected[id] = false;
     if (id == S_PARQUET_ZSTD_LEVEL && o.source != CONFIG_SOURCE_DEFAULT) L->zstd_level_explicit = true;
 }
 
@@ -710,6 +713,7 @@ static void store_num_text(struct load *L, enum setting_id id, const char *text,
     }
     if (!ok) {
         error_at(L, o, settings[id].key, "%s", e.msg);
+        L->rejected[id] = true;
         return;
     }
     store_num(L, id, v, o);
@@ -718,6 +722,7 @@ static void store_num_text(struct load *L, enum setting_id id, const char *text,
 static void store_secret(struct load *L, enum setting_id id, const char *value, struct config_origin o)
 {
     const char *key = settings[id].key;
+    L->rejected[id] = true; /* until stored */
     size_t n = strlen(value);
     if (n > CONFIG_SECRET_MAX) {
         error_at(L, o, key, "the value is longer than %d bytes", CONFIG_SECRET_MAX);
@@ -733,6 +738,7 @@ static void store_secret(struct load *L, enum setting_id id, const char *value, 
     s->len_ = n;
     s->set_ = true;
     L->cfg->origin_[id] = o;
+    L->rejected[id] = false;
 }
 
 static void store_redis_url(struct load *L, const char *value, struct config_origin o)
@@ -755,6 +761,7 @@ static void store_redis_url(struct load *L, const char *value, struct config_ori
     secret_wipe(&L->scratch);
     L->cfg->url_password_origin_ = o;
     L->cfg->origin_[S_REDIS_URL] = o;
+    L->rejected[S_REDIS_URL] = false;
     if (o.source == CONFIG_SOURCE_FLAG && config_secret_is_set(&L->cfg->url_password_))
         warn_at(L, o, "redis.url", "the URL holds a password, which other users can read in the process list; "
                 "use REDIS_PASSWORD_FILE");
@@ -767,6 +774,7 @@ static void store_endpoint(struct load *L, const char *value, struct config_orig
         s->endpoint[0] = '\0';
         s->host[0] = '\0';
         L->cfg->origin_[S_S3_ENDPOINT] = o;
+        L->rejected[S_S3_ENDPOINT] = false;
         return;
     }
     char host[CONFIG_HOST_MAX + 1];
@@ -785,6 +793,7 @@ static void store_endpoint(struct load *L, const char *value, struct config_orig
         return;
     }
     L->cfg->origin_[S_S3_ENDPOINT] = o;
+    L->rejected[S_S3_ENDPOINT] = false;
 }
 
 /* Checks and stores a string setting. */
@@ -792,6 +801,7 @@ static void store_str(struct load *L, enum setting_id id, const char *value, str
 {
     const struct setting *s = &settings[id];
     size_t n = strlen(value);
+    L->rejected[id] = true; /* until stored */
     if (id == S_REDIS_URL || id == S_S3_ENDPOINT || id == S_S3_ACCESS_KEY_ID) {
         /* Possibly sensitive: never quoted. */
         if (n >= s->cap) {
@@ -814,6 +824,7 @@ static void store_str(struct load *L, enum setting_id id, const char *value, str
         store_endpoint(L, value, o);
         return;
     }
+    L->rejected[id] = false; /* any further failure below sets it again */
     if (s->choices != NULL) {
         size_t k = 0;
         while (s->choices[k] != NULL && strcmp(s->choices[k], value) != 0) k++;
@@ -824,16 +835,24 @@ static void store_str(struct load *L, enum setting_id id, const char *value, str
                 strncat(list, s->choices[i], sizeof list - strlen(list) - 1);
             }
             error_at(L, o, s->key, "'%s' is not one of %s", value, list);
+            L->rejected[id] = true;
             return;
         }
     }
     struct lw_err e = { 0 };
     if (s->check != NULL && !s->check(value, &e)) {
         error_at(L, o, s->key, "%s", e.msg);
+        L->rejected[id] = true;
         return;
     }
     memcpy(str_field(L->cfg, id), value, n + 1);
     L->cfg->origin_[id] = o;
+}
+
+/* Settings given a value that was refused: not reported again as missing. */
+static bool rejected(const struct load *L, enum setting_id id)
+{
+    return L->rejected[id];
 }
 
 /* Stores text from a default, a variable or a flag. */
@@ -1050,6 +1069,7 @@ static void apply_stream(struct load *L, const struct toml_node *t)
             stream_field(L, n, st->data_field, sizeof st->data_field, false);
         } else if (strcmp(n->key, "table") == 0) {
             stream_field(L, n, st->table_name, sizeof st->table_name, true);
+            st->table_line = n->line;
         } else if (strcmp(n->key, "dead_letter") == 0) {
             stream_field(L, n, st->dead_letter, sizeof st->dead_letter, true);
         } else {
@@ -1501,6 +1521,7 @@ static void finish_s3_endpoint(struct load *L, const struct toml_node *root)
 {
     struct config_s3 *s = &L->cfg->s3;
     if (s->endpoint[0] == '\0') {
+        if (rejected(L, S_S3_ENDPOINT)) return;
         if (strcmp(s->region, "auto") != 0 && s->region[0] != '\0') {
             char url[CONFIG_URL_MAX + 1];
             snprintf(url, sizeof url, "https://s3.%s.amazonaws.com", s->region);
@@ -1533,16 +1554,18 @@ static void finish_s3(struct load *L, const struct toml_node *root)
     if (strcmp(s->addressing_text, "path") == 0) s->addressing = CONFIG_ADDRESSING_PATH;
     else if (strcmp(s->addressing_text, "virtual") == 0) s->addressing = CONFIG_ADDRESSING_VIRTUAL;
     else s->addressing = is_aws_host(s->host) ? CONFIG_ADDRESSING_VIRTUAL : CONFIG_ADDRESSING_PATH;
-    if (s->bucket[0] == '\0')
+    if (s->bucket[0] == '\0' && rejected(L, S_S3_BUCKET))
+        ;
+    else if (s->bucket[0] == '\0')
         error_at(L, missing_origin(root, "s3"), "s3.bucket", "not set; set it, --bucket or R2_BUCKET_NAME");
     else if (s->addressing == CONFIG_ADDRESSING_VIRTUAL && s->tls && strchr(s->bucket, '.') != NULL)
         warn_at(L, origin_of(L, S_S3_BUCKET), "s3.bucket",
                 "a bucket name with '.' fails TLS certificate checks with virtual-hosted addressing; set "
                 "s3.addressing = \"path\"");
-    if (s->access_key_id[0] == '\0')
+    if (s->access_key_id[0] == '\0' && !rejected(L, S_S3_ACCESS_KEY_ID))
         error_at(L, (struct config_origin){ .source = CONFIG_SOURCE_NONE }, "s3.access_key_id",
                  "not set; set AWS_ACCESS_KEY_ID (or R2_ACCESS_KEY_ID, or a *_FILE variant) in the environment");
-    if (!config_secret_is_set(&s->secret_access_key))
+    if (!config_secret_is_set(&s->secret_access_key) && !rejected(L, S_S3_SECRET_KEY))
         error_at(L, (struct config_origin){ .source = CONFIG_SOURCE_NONE }, "s3.secret_access_key",
                  "not set; set AWS_SECRET_ACCESS_KEY or AWS_SECRET_ACCESS_KEY_FILE (or the R2_ names) in the "
                  "environment");
@@ -1618,6 +1641,8 @@ static void finish_streams(struct load *L, const struct toml_node *root)
             continue;
         }
         char h[96];
+        o.line = st->table_line;
+        snprintf(key, sizeof key, "streams[%zu].table", i);
         error_at(L, o, key, "table '%s' is not defined%s", st->table_name,
                  hint(h, sizeof h, st->table_name, names, cfg->schema.table_count));
     }

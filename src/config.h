@@ -156,7 +156,8 @@ struct config_stream {
     char table_name[SCHEMA_NAME_MAX + 1]; /* "" = route by entity_field */
     int table;                            /* index into schema.tables, or -1 (routed) */
     char dead_letter[CONFIG_STREAM_NAME_MAX + 1];
-    uint32_t line;
+    uint32_t line;                        /* of the [[streams]] header */
+    uint32_t table_line;                  /* of its `table` key, 0 if absent */
 };
 
 struct config {

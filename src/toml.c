@@ -629,9 +629,10 @@ static struct toml_node *sink(struct parser *p)
 static bool not_a_table(struct parser *p, size_t pos, const struct toml_node *n, const char *need)
 {
     char path[160];
+    const char *type = toml_type_name(n->type);
+    bool vowel = strchr("aeiou", type[0]) != NULL;
     return perr_at(p, pos, "'%s' is already %s %s (line %u), not %s", toml_path(n, path, sizeof path),
-                   n->type == TOML_ARRAY || n->type == TOML_TABLE_ARRAY ? "an" : "a", toml_type_name(n->type),
-                   n->line, need);
+                   vowel ? "an" : "a", type, n->line, need);
 }
 
 /* The table a header names: intermediate tables are found or created (the last
