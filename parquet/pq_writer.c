@@ -607,12 +607,14 @@ static void write_column_index(struct pq_writer *w, const struct pq_field *f)
     const struct pq_page_rec *pg = (const struct pq_page_rec *)(const void *)w->pages.data;
     uint32_t n = w->ck.data_pages;
     enum pq_order o = pq_field_order(f);
+    static const uint8_t none[1];
+    const uint8_t *bounds = w->bounds.data != NULL ? w->bounds.data : none; /* all pages null */
     bool asc = true, desc = true;
     const struct pq_page_rec *prev = NULL;
     for (uint32_t i = 0; i < n; i++) {
         if (pg[i].null_page) continue;
         if (prev != NULL) {
-            const uint8_t *b = w->bounds.data;
+            const uint8_t *b = bounds;
             int cmin = pq_order_cmp(o, b + prev->bounds_off, prev->min_len, b + pg[i].bounds_off, pg[i].min_len);
             int cmax = pq_order_cmp(o, b + prev->bounds_off + prev->min_len, prev->max_len,
                                     b + pg[i].bounds_off + pg[i].min_len, pg[i].max_len);
@@ -626,10 +628,10 @@ static void write_column_index(struct pq_writer *w, const struct pq_field *f)
     pq_thrift_list_begin(&t, 1, PQ_TT_BOOL_TRUE, n);
     for (uint32_t i = 0; i < n; i++) pq_thrift_elem_bool(&t, pg[i].null_page);
     pq_thrift_list_begin(&t, 2, PQ_TT_BINARY, n);
-    for (uint32_t i = 0; i < n; i++) pq_thrift_elem_binary(&t, w->bounds.data + pg[i].bounds_off, pg[i].min_len);
+    for (uint32_t i = 0; i < n; i++) pq_thrift_elem_binary(&t, bounds + pg[i].bounds_off, pg[i].min_len);
     pq_thrift_list_begin(&t, 3, PQ_TT_BINARY, n);
     for (uint32_t i = 0; i < n; i++)
-        pq_thrift_elem_binary(&t, w->bounds.data + pg[i].bounds_off + pg[i].min_len, pg[i].max_len);
+        pq_thrift_elem_binary(&t, bounds + pg[i].bounds_off + pg[i].min_len, pg[i].max_len);
     pq_thrift_i32(&t, 4, asc ? BO_ASCENDING : desc ? BO_DESCENDING : BO_UNORDERED);
     pq_thrift_list_begin(&t, 5, PQ_TT_I64, n);
     for (uint32_t i = 0; i < n; i++) pq_thrift_elem_i64(&t, (int64_t)pg[i].nulls);
