@@ -928,7 +928,10 @@ static void apply_node(struct load *L, enum setting_id id, const struct toml_nod
 {
     const struct setting *s = &settings[id];
     struct config_origin o = origin_file(n);
-    if (n->type == TOML_INVALID) return; /* reported by the parser */
+    if (n->type == TOML_INVALID) { /* reported by the parser */
+        L->rejected[id] = true;
+        return;
+    }
     if (s->kind == K_STR) {
         if (n->type != TOML_STRING) {
             error_at(L, o, s->key, "expected a string, found %s", toml_type_name(n->type));
@@ -1380,13 +1383,16 @@ static void apply_env_setting(struct load *L, enum setting_id id)
         if (v == NULL && fv == NULL) continue;
         if (v != NULL && fv != NULL) {
             error_at(L, origin_env(src->name), s->key, "%s is set too; use one of them", src->file_name);
+            L->rejected[id] = true;
             continue;
         }
         struct candidate *c = &L->cand[n];
         c->name = v != NULL ? src->name : src->file_name;
         c->value = v;
-        if (fv != NULL && !read_var_file(L, s, src->file_name, fv, c)) continue;
-        if (!map_value(L, s, src, c)) continue;
+        if ((fv != NULL && !read_var_file(L, s, src->file_name, fv, c)) || !map_value(L, s, src, c)) {
+            L->rejected[id] = true;
+            continue;
+        }
         weak[n] = src->weak;
         n++;
     }
