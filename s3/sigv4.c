@@ -29,6 +29,7 @@ static void sb_init(struct sbuf *b, char *p, size_t cap)
 
 static void sb_put(struct sbuf *b, const char *s, size_t n)
 {
+    if (n == 0) return;
     if (b->overflow || n > b->cap - 1 - b->len) {
         b->overflow = true;
         return;
