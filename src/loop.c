@@ -614,17 +614,17 @@ static void sysctl_describe(char *out, size_t size)
     snprintf(out, size, " (currently %c: %s)", text[0], meaning);
 }
 
-static bool setup_unavailable(struct lw_err *err, int e)
+static bool setup_unavailable(struct lw_err *err, const char *syscall_name, int e)
 {
     char sysctl[96];
     sysctl_describe(sysctl, sizeof sysctl);
     return lw_err_set(err, LOOP_E_UNAVAILABLE,
-                      "io_uring is not available (io_uring_setup failed with %s: %s). "
+                      "io_uring is not available (%s failed with %s: %s). "
                       "Likely cause: a container seccomp profile (Docker 25+ and containerd 2.0 "
                       "block io_uring by default: run with a seccomp profile that allows "
                       "io_uring_setup, io_uring_enter and io_uring_register), or the "
                       "kernel.io_uring_disabled sysctl%s%s",
-                      errno_name(e), strerror(e), sysctl,
+                      syscall_name, errno_name(e), strerror(e), sysctl,
                       e == ENOSYS ? ", or a kernel built without CONFIG_IO_URING" : "");
 }
 
@@ -646,7 +646,7 @@ static bool ring_setup(struct loop *loop, struct lw_err *err)
         if (rc == 0) loop->setup_flags = attempts[i];
     }
     if (rc == -EPERM || rc == -ENOSYS || rc == -EOPNOTSUPP || rc == -EINVAL)
-        return setup_unavailable(err, -rc);
+        return setup_unavailable(err, "io_uring_setup", -rc);
     if (rc < 0) {
         enum loop_error code = rc == -ENOMEM ? LOOP_E_NO_MEMORY
                                : (rc == -EMFILE || rc == -ENFILE) ? LOOP_E_TOO_MANY_FILES
@@ -660,8 +660,27 @@ static bool ring_setup(struct loop *loop, struct lw_err *err)
                           "io_uring on this kernel lacks IORING_FEAT_EXT_ARG: Linux 5.11 or "
                           "newer is needed");
     }
-    assert(params.cq_entries >= LOOP_CQ_ENTRIES);
+    assert(params.sq_entries == LOOP_SQ_ENTRIES && params.cq_entries >= LOOP_CQ_ENTRIES);
     loop->ring_ready = true;
+    return true;
+}
+
+/* Arms the signal poll and submits it now: some seccomp profiles allow io_uring_setup
+ * but refuse io_uring_enter, and that must be found here, not on the first wait. */
+static bool signal_arm(struct loop *loop, struct lw_err *err)
+{
+    loop->signal_op.kind = LOOP_OP_SIGNAL;
+    op_submit(loop, &loop->signal_op);
+    int rc;
+    do {
+        rc = io_uring_submit(&loop->ring);
+    } while (rc == -EINTR);
+    if (rc == -EPERM || rc == -ENOSYS || rc == -EOPNOTSUPP)
+        return setup_unavailable(err, "io_uring_enter", -rc);
+    if (rc < 0)
+        return lw_err_set(err, LOOP_E_UNEXPECTED, "io_uring_enter failed with %s: %s",
+                          errno_name(-rc), strerror(-rc));
+    assert(rc == 1);
     return true;
 }
 
@@ -674,12 +693,13 @@ bool loop_init(struct loop *loop, struct lw_err *err)
     clock_read(loop, &loop->now_ms, &loop->wall_ms);
     if (!signals_setup(loop, err)) return false;
     if (!ring_setup(loop, err)) {
-        close(loop->signal_fd);
-        loop->signal_fd = -1;
+        loop_deinit(loop);
         return false;
     }
-    loop->signal_op.kind = LOOP_OP_SIGNAL;
-    op_submit(loop, &loop->signal_op);
+    if (!signal_arm(loop, err)) {
+        loop_deinit(loop);
+        return false;
+    }
     return true;
 }
 

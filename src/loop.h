@@ -241,8 +241,9 @@ enum loop_run_status {
 /* Sets up the ring, blocks SIGTERM/SIGINT, ignores SIGPIPE and arms the signalfd.
  * Returns false and fills `err` on failure: err->code is LOOP_E_UNAVAILABLE when
  * io_uring cannot be used here (the message names the likely cause: seccomp or the
- * kernel.io_uring_disabled sysctl), otherwise another loop_error. `loop` need not be
- * initialised; on failure nothing needs to be released. */
+ * kernel.io_uring_disabled sysctl; a refused io_uring_enter is found here too),
+ * otherwise another loop_error. `loop` need not be initialised; on failure nothing
+ * needs to be released (SIGTERM/SIGINT stay blocked, SIGPIPE ignored). */
 bool loop_init(struct loop *loop, struct lw_err *err);
 
 /* Releases the ring and the signalfd. Ops still in flight are abandoned (the kernel

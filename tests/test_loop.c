@@ -879,9 +879,10 @@ Test(loop, interrupted_wait_is_retried)
 /* ------------------------------------------------------------------------- */
 /* io_uring refused */
 
-/* Makes io_uring_setup (and enter/register) fail with `errno_value`, like Docker's
- * default seccomp profile does with EPERM. */
-static int seccomp_refuse_io_uring(int errno_value)
+/* Makes io_uring_setup, io_uring_enter and io_uring_register fail with `errno_value`,
+ * like Docker's default seccomp profile does with EPERM; with `enter_only`, only
+ * io_uring_enter (a ring can be made but not used). */
+static int seccomp_refuse(int errno_value, bool enter_only)
 {
 #if defined(__x86_64__)
     const uint32_t arch = AUDIT_ARCH_X86_64;
@@ -895,9 +896,9 @@ static int seccomp_refuse_io_uring(int errno_value)
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 3, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, enter_only ? UINT32_MAX : __NR_io_uring_setup, 3, 0),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, enter_only ? UINT32_MAX : __NR_io_uring_register, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((uint32_t)errno_value & SECCOMP_RET_DATA)),
     };
@@ -908,7 +909,7 @@ static int seccomp_refuse_io_uring(int errno_value)
 
 /* Forks; the child refuses io_uring with `errno_value`, runs loop_init and sends back
  * the error it got. */
-static void init_refused(int errno_value, struct lw_err *out)
+static void init_refused(int errno_value, bool enter_only, struct lw_err *out)
 {
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
@@ -917,7 +918,7 @@ static void init_refused(int errno_value, struct lw_err *out)
     if (pid == 0) {
         close(fds[0]);
         struct lw_err err = { 0 };
-        if (seccomp_refuse_io_uring(errno_value) != 0) {
+        if (seccomp_refuse(errno_value, enter_only) != 0) {
             lw_err_set(&err, -1, "seccomp: %s", strerror(errno));
         } else {
             struct loop loop;
@@ -941,7 +942,7 @@ static void init_refused(int errno_value, struct lw_err *out)
 static void check_refused(int errno_value, const char *errno_name)
 {
     struct lw_err err;
-    init_refused(errno_value, &err);
+    init_refused(errno_value, false, &err);
     cr_assert_eq(err.code, LOOP_E_UNAVAILABLE, "code %d: %s", err.code, err.msg);
     cr_assert_not_null(strstr(err.msg, errno_name), "%s", err.msg);
     cr_assert_not_null(strstr(err.msg, "seccomp"), "%s", err.msg);
@@ -958,11 +959,20 @@ Test(loop, unavailable_enosys)
 {
     check_refused(ENOSYS, "ENOSYS");
     struct lw_err err;
-    init_refused(ENOSYS, &err);
+    init_refused(ENOSYS, false, &err);
     cr_assert_not_null(strstr(err.msg, "CONFIG_IO_URING"), "%s", err.msg);
 }
 
 Test(loop, unavailable_eopnotsupp) { check_refused(EOPNOTSUPP, "EOPNOTSUPP"); }
+
+Test(loop, unavailable_when_only_enter_is_refused)
+{
+    struct lw_err err;
+    init_refused(EPERM, true, &err);
+    cr_assert_eq(err.code, LOOP_E_UNAVAILABLE, "code %d: %s", err.code, err.msg);
+    cr_assert_not_null(strstr(err.msg, "io_uring_enter failed with EPERM"), "%s", err.msg);
+    cr_assert_not_null(strstr(err.msg, "seccomp"), "%s", err.msg);
+}
 
 /* ------------------------------------------------------------------------- */
 /* Errors */
@@ -1088,7 +1098,7 @@ static void child_start(struct child *c, int refuse_errno)
     cr_assert(c->pid >= 0);
     if (c->pid == 0) {
         dup2(fds[1], 2);
-        if (refuse_errno != 0 && seccomp_refuse_io_uring(refuse_errno) != 0) _exit(99);
+        if (refuse_errno != 0 && seccomp_refuse(refuse_errno, false) != 0) _exit(99);
         log_configure(LOG_FORMAT_TEXT, LOG_INFO, 2);
         struct run_options opt = { .shutdown_timeout_ms = 5000 };
         _exit(run_main(&opt));
