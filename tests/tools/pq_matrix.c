@@ -74,7 +74,9 @@ struct colspec {
     unsigned elem_null_pct;   /* chance of a null element */
     unsigned list_max;        /* elements per list: 0..list_max */
     int expect_dict;          /* 1: every chunk has a dictionary, 0: none, -1: either */
-    int float_kind;           /* FLOAT/DOUBLE under M_SPECIAL: see special_float */
+    int float_kind;           /* M_SPECIAL: FLOAT/DOUBLE kind (special_float); for
+                                 strings and binary, 1 leaves out the values whose
+                                 max cannot be incremented */
 };
 
 enum { COLS_MAX = 128 };
@@ -370,7 +372,7 @@ static void gen_value(const struct colspec *c, uint64_t row, struct val *v)
         static const char *pool[8] = {"alpha", "h\xC3\xA9llo", "\xE6\x97\xA5\xE6\x9C\xAC", "",
                                       "emoji \xF0\x9F\x98\x80", "zeta", "Zeta", "a longer value with spaces"};
         if (c->mode == M_SPECIAL) {
-            special_string(v, r);
+            special_string(v, c->float_kind == 1 && r % 9 == 3 ? r + 1 : r);
         } else if (c->mode == M_HIGH) {
             char s[96];
             snprintf(s, sizeof s, "v%" PRIu64 "-%016" PRIx64 "%s", row, r, (r & 3) == 0 ? "\xC3\xB8" : "");
@@ -397,7 +399,7 @@ static void gen_value(const struct colspec *c, uint64_t row, struct val *v)
     }
     case PQ_BINARY:
         if (c->mode == M_SPECIAL) {
-            special_binary(v, r);
+            special_binary(v, c->float_kind == 1 && r % 5 == 1 ? r + 2 : r);
         } else if (c->mode == M_HIGH) {
             v->len = (size_t)(r % 41);
             for (size_t i = 0; i < v->len; i++) v->bytes[i] = (uint8_t)rnd();
@@ -581,9 +583,9 @@ static void die_pq(const char *what, const char *msg)
 static void write_header(FILE *f, const struct filespec *fs)
 {
     struct out o = {0};
-    out_fmt(&o, "{\"file\":\"%s\",\"rows\":%" PRIu64 ",\"codec\":%d,\"page_rows_max\":%u,"
+    out_fmt(&o, "{\"file\":\"%s\",\"rows\":%" PRIu64 ",\"codec\":%d,\"page_rows_max\":%u,\"page_bytes_max\":%zu,"
                 "\"row_group_rows_max\":%" PRIu64 ",\"created_by\":\"%s\",\"columns\":[",
-            fs->name, fs->rows, (int)fs->opts.codec, fs->opts.page_rows_max,
+            fs->name, fs->rows, (int)fs->opts.codec, fs->opts.page_rows_max, fs->opts.page_bytes_max,
             fs->opts.row_group_rows_max, CREATED_BY);
     for (size_t i = 0; i < fs->ncols; i++) {
         const struct colspec *c = &fs->cols[i];
@@ -840,6 +842,8 @@ static void f_strings(struct filespec *fs)
     add_col(fs, "long", PQ_STRING, M_SPECIAL, true);
     add_col(fs, "long_req", PQ_STRING, M_SPECIAL, false);
     add_col(fs, "bin_long", PQ_BINARY, M_SPECIAL, true);
+    add_col(fs, "long_inc", PQ_STRING, M_SPECIAL, true)->float_kind = 1;
+    add_col(fs, "bin_inc", PQ_BINARY, M_SPECIAL, false)->float_kind = 1;
     add_col(fs, "json_doc", PQ_JSON, M_HIGH, false);
     add_col(fs, "s_sorted", PQ_STRING, M_SORTED, false);
 }
