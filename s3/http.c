@@ -528,9 +528,12 @@ enum http_event http_response_feed(struct http_response *r, const uint8_t *data,
     }
     case ST_BODY_CLOSE:
         if (len == 0) return HTTP_EVENT_NEED_MORE;
-        if (len > r->limits.body_bytes_max - r->body_bytes)
-            return fail(r, HTTP_ERR_BODY_TOO_LARGE, (size_t)(r->limits.body_bytes_max - r->body_bytes), used);
-        return deliver(r, data, len, used, body);
+    {
+        /* Deliver up to the limit; the first byte beyond it is the error. */
+        uint64_t room = r->limits.body_bytes_max - r->body_bytes;
+        if (room == 0) return fail(r, HTTP_ERR_BODY_TOO_LARGE, 0, used);
+        return deliver(r, data, len < room ? len : (size_t)room, used, body);
+    }
     default:
         return feed_chunked(r, data, len, used, body);
     }
