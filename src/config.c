@@ -1470,7 +1470,8 @@ static struct config_origin missing_origin(const struct toml_node *root, const c
 {
     const struct toml_node *t = root != NULL ? toml_get(root, section) : NULL;
     if (t != NULL) return origin_file(t);
-    return (struct config_origin){ .source = CONFIG_SOURCE_NONE };
+    /* No such section: the file as a whole ("FILE: key: ..."), if there is one. */
+    return (struct config_origin){ .source = root != NULL ? CONFIG_SOURCE_FILE : CONFIG_SOURCE_NONE };
 }
 
 static void finish_log(struct load *L)
