@@ -46,16 +46,16 @@ static inline int hex_value(uint8_t c)
     return l < 6u ? (int)l + 10 : -1;
 }
 
-/* True if any of the 8 bytes of w is not plain (see is_plain): a control byte, '"',
- * '\' or a byte >= 0x80. Exact about presence (SWAR: the borrow of the subtraction
- * sets a byte's high bit only where the byte was below the constant). */
-static inline bool swar_special(uint64_t w)
+/* The high bit of each of the 8 bytes of w that is not plain (see is_plain): a
+ * control byte, '"', '\' or a byte >= 0x80 (SWAR: a subtraction's borrow sets a
+ * byte's high bit where the byte was below the constant). Borrows may also flag
+ * bytes above a flagged one, but never below: the lowest flag is exact. */
+static inline uint64_t swar_special(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     uint64_t q = w ^ (ones * '"');
     uint64_t s = w ^ (ones * '\\');
-    uint64_t r = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((s - ones) & ~s) | w;
-    return (r & highs) != 0;
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((s - ones) & ~s) | w) & highs;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -403,7 +403,7 @@ enum num_result { NUM_OK, NUM_NO_DIGIT, NUM_LEADING_ZERO, NUM_NO_FRAC_DIGIT, NUM
  * byte's index. Stops at the first byte that cannot continue the number. */
 static enum num_result num_read(const uint8_t *b, size_t n, size_t i, struct num *m, size_t *bad)
 {
-    memset(m, 0, sizeof *m);
+    m->exp_neg = false;
     m->neg = i < n && b[i] == '-';
     if (m->neg) i++;
     m->int_start = i;
@@ -514,7 +514,13 @@ static bool scan_string(struct json_iter *it, struct lw_err *err, bool *escaped)
         while (n - i >= 8) {
             uint64_t w;
             memcpy(&w, b + i, sizeof w);
-            if (swar_special(w)) break;
+            uint64_t special = swar_special(w);
+            if (special != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                i += (size_t)__builtin_ctzll(special) / 8;  /* the first special byte */
+#endif
+                break;
+            }
             i += 8;
         }
         while (i < n && is_plain(b[i])) i++;
@@ -760,8 +766,8 @@ static unsigned depth_limit(const struct json_options *opt)
     return d;
 }
 
-static bool iter_start(struct json_iter *it, const char *buf, size_t len, const struct json_options *opt,
-                  struct lw_err *err)
+static bool iter_start(struct json_iter *it, const char *buf, size_t len,
+                       const struct json_options *opt, struct lw_err *err)
 {
     assert(it != NULL);
     assert(buf != NULL || len == 0);
@@ -778,8 +784,8 @@ static bool iter_start(struct json_iter *it, const char *buf, size_t len, const 
     return true;
 }
 
-static bool iter_begin(struct json_iter *it, const char *buf, size_t len, const struct json_options *opt,
-                  struct lw_err *err, bool array)
+static bool iter_begin(struct json_iter *it, const char *buf, size_t len,
+                       const struct json_options *opt, struct lw_err *err, bool array)
 {
     if (!iter_start(it, buf, len, opt, err)) return false;
     it->array_ = array;
@@ -992,7 +998,8 @@ int json_array_next(struct json_iter *it, struct json_value *v, struct lw_err *e
         fail(it, err, JSON_ESYNTAX, i, "expected a value after ',', found ']' (trailing comma)");
         return JSON_ERROR;
     }
-    if (!scan_value(it, err, v, 1, after_comma ? "a value after ','" : "a value")) return JSON_ERROR;
+    const char *ctx = after_comma ? "a value after ','" : "a value";
+    if (!scan_value(it, err, v, 1, ctx)) return JSON_ERROR;
     it->state_ = ST_NEXT;
     return JSON_ITEM;
 }

@@ -219,7 +219,8 @@ Test(json, object_begin_needs_an_object)
 Test(json, object_grammar_errors)
 {
     REJECT("{\"a\" 1}", JSON_ESYNTAX, 5, "expected ':' after member name, found '1'");
-    REJECT("{a:1}", JSON_ESYNTAX, 1, "expected a member name (a string in double quotes), found 'a'");
+    REJECT("{a:1}", JSON_ESYNTAX, 1,
+           "expected a member name (a string in double quotes), found 'a'");
     REJECT("{'a':1}", JSON_ESYNTAX, 1, "found \"'\"");
     REJECT("{\"a\":}", JSON_ESYNTAX, 5, "expected a value, found '}'");
     REJECT("{,}", JSON_ESYNTAX, 1, "found ','");
@@ -359,6 +360,9 @@ Test(json, surrogate_pairs)
     REJECT("\"\\uD83Dx\"", JSON_ESTRING, 1, "lone high surrogate");
     REJECT("\"\\uD83D\\u0041\"", JSON_ESTRING, 1, "lone high surrogate");
     REJECT("\"\\uD83D\\uD83D\"", JSON_ESTRING, 1, "lone high surrogate");
+    REJECT("\"\\uD83D\\uE000\"", JSON_ESTRING, 1, "lone high surrogate");
+    REJECT("\"\\uDBFF\\uFFFF\"", JSON_ESTRING, 1, "lone high surrogate");
+    REJECT("\"\\uD800\\uDBFF\"", JSON_ESTRING, 1, "lone high surrogate");
     REJECT("\"\\uD83D\\n\"", JSON_ESTRING, 1, "lone high surrogate");
     REJECT("\"\\uDE00\"", JSON_ESTRING, 1, "lone low surrogate \\uDE00");
     REJECT("\"ab\\uDFFF\"", JSON_ESTRING, 3, "lone low surrogate");
@@ -368,6 +372,45 @@ Test(json, surrogate_pairs)
     REJECT("\"\\uD83D", JSON_ETRUNCATED, 7, NULL);
     REJECT("\"\\uD83D\\", JSON_ETRUNCATED, 8, NULL);
     REJECT("\"\\uD83D\\uDE", JSON_ETRUNCATED, 11, NULL);
+}
+
+/* The 8-byte fast path must see a special byte at any position of its window. */
+Test(json, fast_path_sees_every_byte)
+{
+    for (size_t pos = 0; pos < 20; pos++) {
+        char s[32];
+        memset(s, 'a', sizeof s);
+        s[0] = '"';
+        s[25] = '"';
+        struct json_value v;
+        for (int c = 0; c < 0x20; c++) {
+            s[1 + pos] = (char)c;
+            cr_expect(!parse(s, 26, &v), "0x%02X at %zu accepted", c, pos);
+            expect_err("control", JSON_ESTRING, 1 + pos, "raw control character");
+        }
+        s[1 + pos] = (char)0x80;
+        cr_expect(!parse(s, 26, &v));
+        expect_err("0x80", JSON_EUTF8, 1 + pos, NULL);
+        s[1 + pos] = (char)0xFF;
+        cr_expect(!parse(s, 26, &v));
+        expect_err("0xFF", JSON_EUTF8, 1 + pos, NULL);
+        s[1 + pos] = '"';
+        cr_expect(!parse(s, 26, &v));
+        expect_err("quote", JSON_ESYNTAX, 2 + pos, "after the end of the JSON text");
+        s[1 + pos] = 0x7F;
+        cr_expect(parse(s, 26, &v), "%s", err.msg);
+        cr_expect(!v.escaped);
+        s[1 + pos] = ' ';
+        cr_expect(parse(s, 26, &v), "%s", err.msg);
+        s[1 + pos] = '\\';
+        s[2 + pos] = '/';
+        cr_expect(parse(s, 26, &v), "%s", err.msg);
+        cr_expect(v.escaped);
+        char want[23];
+        memset(want, 'a', sizeof want);
+        want[pos] = '/';
+        cr_expect(json_string_eq(&v, want, sizeof want));
+    }
 }
 
 Test(json, control_characters_must_be_escaped)
@@ -713,7 +756,8 @@ Test(json, duplicate_keys)
     cr_expect_eq(count, 1);
     cr_expect_eq(iterate_all(LIT("{\"a\":1,\"\\u0061\":2}"), &ks, &count), JSON_ERROR);
     expect_err("a \\u0061", JSON_EDUPLICATE, 7, NULL);
-    cr_expect_eq(iterate_all(LIT("{\"\xc3\xa9\":1,\"x\":0,\"\\u00e9\":2}"), &ks, &count), JSON_ERROR);
+    cr_expect_eq(iterate_all(LIT("{\"\xc3\xa9\":1,\"x\":0,\"\\u00e9\":2}"), &ks, &count),
+                 JSON_ERROR);
     expect_err("e-acute", JSON_EDUPLICATE, 14, NULL);
     cr_expect_eq(iterate_all(LIT("{\"\\/\":1,\"/\":2}"), &ks, &count), JSON_ERROR);
     cr_expect_eq(iterate_all(LIT("{\"\":1,\"\":2}"), &ks, &count), JSON_ERROR);
@@ -859,7 +903,8 @@ Test(json, number_to_i64)
     i64_is("100000000000000000000e-2", 1000000000000000000);
     i64_is("922337203685477580.7e1", INT64_MAX);
 
-    i64_fails("9223372036854775808", JSON_ERANGE, "'9223372036854775808' is out of range for int64");
+    i64_fails("9223372036854775808", JSON_ERANGE,
+              "'9223372036854775808' is out of range for int64");
     i64_fails("-9223372036854775809", JSON_ERANGE, "out of range");
     i64_fails("18446744073709551616", JSON_ERANGE, "out of range");
     i64_fails("99999999999999999999", JSON_ERANGE, "out of range");
@@ -1002,7 +1047,8 @@ Test(json, number_conversions_agree_with_libc)
             int f = 1 + (int)((x >> 24) % 8);
             for (int k = 0; k < f; k++) s[n++] = (char)('0' + (x >> (k * 5 + 3)) % 10);
         }
-        if ((x >> 30) % 4 == 0) n += (size_t)snprintf(s + n, sizeof s - n, "e%d", (int)((x >> 34) % 700) - 350);
+        if ((x >> 30) % 4 == 0)
+            n += (size_t)snprintf(s + n, sizeof s - n, "e%d", (int)((x >> 34) % 700) - 350);
         s[n] = '\0';
         double want = strtod(s, NULL), got;
         if (isinf(want)) {
