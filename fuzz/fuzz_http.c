@@ -114,8 +114,10 @@ static void xml(const char *text, size_t len)
     char out[64], root[S3_XML_NAME_MAX + 1];
     size_t n = 0;
     enum s3_xml_status st = s3_xml_check(text, len, root, sizeof root);
+    check(strlen(root) <= S3_XML_NAME_MAX);
     st = s3_xml_get(text, len, "Error/Code", out, sizeof out, &n);
     check(n < sizeof out && strlen(out) == n);
+    check(st == S3_XML_OK || st == S3_XML_TOO_LONG || n == 0);
     (void)s3_xml_get(text, len, "CompleteMultipartUploadResult/ETag", out, sizeof out, NULL);
     (void)s3_xml_get(text, len, "a/b/c", out, 2, NULL);
     struct s3_xml_error e;

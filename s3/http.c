@@ -335,12 +335,9 @@ static enum http_event feed_head(struct http_response *r, const uint8_t *data, s
     while (i < len) {
         const uint8_t *lf = memchr(data + i, '\n', len - i);
         size_t n = lf ? (size_t)(lf - (data + i)) : len - i;
-        if (n > 0 && memchr(data + i, '\0', n) != NULL) {
-            size_t at = (size_t)((const uint8_t *)memchr(data + i, '\0', n) - data);
-            return fail(r, r->state == ST_STATUS ? HTTP_ERR_STATUS_LINE : HTTP_ERR_HEADER, at, used);
-        }
         /* Each line takes its bytes plus one for the LF (stored as a NUL): the
-         * whole head, CRLFs included, stays within header_bytes_max. */
+         * whole head, CRLFs included, stays within header_bytes_max. The bytes
+         * are checked when the line is complete (a NUL is refused there). */
         assert(r->head_len <= r->limits.header_bytes_max);
         size_t room = r->limits.header_bytes_max - r->head_len;
         if (n >= room) return fail(r, HTTP_ERR_HEADER_TOO_LARGE, i + room, used);

@@ -181,7 +181,7 @@ static uint32_t char_ref(const char *s, size_t n, bool *ok)
         if (d < 0) *ok = false;
         else v = v * (hex ? 16 : 10) + (uint32_t)d;
     }
-    if (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) *ok = false;
+    if (v > 0x10FFFF || (v < 0x20 && v != '\t' && v != '\n' && v != '\r') || (v >= 0xD800 && v <= 0xDFFF)) *ok = false;
     return v;
 }
 
@@ -195,7 +195,9 @@ static enum s3_xml_status decode_text(const char *s, size_t len, bool raw, char 
         char c;
     } named[] = {{"quot", '"'}, {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"apos", '\''}};
     for (size_t i = 0; i < len; i++) {
-        if (raw || s[i] != '&') {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return S3_XML_MALFORMED;
+        if (raw || c != '&') {
             if (!out_byte(out, cap, n, s[i])) return S3_XML_TOO_LONG;
             continue;
         }
@@ -276,11 +278,8 @@ static enum s3_xml_status walk_next(struct walk *w, struct token *t)
     case TOK_CDATA:
         if (w->depth == 0 && (t->kind == TOK_CDATA || !all_space(t->s, t->n)))
             return S3_XML_MALFORMED;
-        if (t->kind == TOK_TEXT) {
-            size_t n = 0;
-            return decode_text(t->s, t->n, false, NULL, 0, &n);
-        }
-        return S3_XML_OK;
+        size_t n = 0;
+        return decode_text(t->s, t->n, t->kind == TOK_CDATA, NULL, 0, &n);
     case TOK_START:
     case TOK_EMPTY:
         if (w->root_closed) return S3_XML_MALFORMED; /* a second root */
@@ -392,8 +391,11 @@ enum s3_xml_status s3_xml_get(const char *xml, size_t len, const char *path, cha
     for (size_t steps = 0; steps <= len + 1; steps++) {
         struct token t;
         enum s3_xml_status st = walk_next(&w, &t);
-        if (st == S3_XML_OK && t.kind == TOK_EOF) return S3_XML_NOT_FOUND;
-        if (st != S3_XML_OK) return st == S3_XML_EMPTY ? S3_XML_NOT_FOUND : st;
+        if (st != S3_XML_OK || t.kind == TOK_EOF) {
+            out[0] = '\0'; /* drop a partial copy: the element never closed */
+            if (st == S3_XML_OK || st == S3_XML_EMPTY) return S3_XML_NOT_FOUND;
+            return st;
+        }
         if (inside == 0) {
             if (t.kind == TOK_EMPTY && w.depth + 1 == count) {
                 /* <Code/>: compare with the stack plus this name */
@@ -411,6 +413,8 @@ enum s3_xml_status s3_xml_get(const char *xml, size_t len, const char *path, cha
             if (st == S3_XML_TOO_LONG) {
                 cut_utf8(out, &n);
                 if (out_len != NULL) *out_len = n;
+            } else if (st != S3_XML_OK) {
+                out[0] = '\0';
             }
             if (st != S3_XML_OK) return st;
         }

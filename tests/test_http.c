@@ -699,6 +699,9 @@ Test(xml, malformed_and_limits)
         {"<A>&#0;</A>", S3_XML_MALFORMED},
         {"<A>&#xD800;</A>", S3_XML_MALFORMED},
         {"<A>&#x110000;</A>", S3_XML_MALFORMED},
+        {"<A>&#1;</A>", S3_XML_MALFORMED},
+        {"<A>a\x01b</A>", S3_XML_MALFORMED},
+        {"<A><![CDATA[\x02]]></A>", S3_XML_MALFORMED},
         {"<!DOCTYPE A [<!ENTITY x \"y\">]><A>&x;</A>", S3_XML_MALFORMED},
         {"<A b=\"<\"/>", S3_XML_MALFORMED},
         {"< A/>", S3_XML_MALFORMED},
@@ -736,6 +739,12 @@ Test(xml, malformed_and_limits)
     cr_expect_eq(s3_xml_get(doc, strlen(doc), "A", out, sizeof out, &n), S3_XML_TOO_LONG);
     cr_expect_str_eq(out, "ab");
     cr_expect_eq(n, 2);
+    /* A value whose element never closes is not returned half-copied. */
+    const char *cut = "<Error><Code>Slow<!-- x --> Down <Error>";
+    char big[64];
+    cr_expect_eq(s3_xml_get(cut, strlen(cut), "Error/Code", big, sizeof big, &n), S3_XML_TRUNCATED);
+    cr_expect_str_eq(big, "");
+    cr_expect_eq(n, 0);
     for (int e = S3_XML_OK; e <= S3_XML_TOO_LONG; e++)
         cr_expect_str_neq(s3_xml_strerror((enum s3_xml_status)e), "unknown XML error");
 }
