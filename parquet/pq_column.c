@@ -57,8 +57,9 @@ bool pq_batch_init(struct pq_batch *b, const struct pq_schema *schema, struct pq
         if (b->cols == NULL)
             return pq_err_set(err, PQ_E_MEMORY, "batch of %zu columns: out of memory budget", n);
     }
+    /* All builders are valid (empty) before the first can fail to allocate. */
+    for (uint32_t i = 0; i < n; i++) col_init(&b->cols[i], &schema->fields[i], i, mem, &b->err);
     for (uint32_t i = 0; i < n; i++) {
-        col_init(&b->cols[i], &schema->fields[i], i, mem, &b->err);
         if (!col_clear(&b->cols[i])) {
             pq_batch_free(b);
             return pq_err_set(err, PQ_E_MEMORY, "batch: out of memory budget");

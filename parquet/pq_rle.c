@@ -94,10 +94,16 @@ void pq_rle_encode_repeat(struct pq_buf *out, uint32_t value, size_t n, unsigned
     {                                                                                 \
         assert(bw <= PQ_RLE_BIT_WIDTH_MAX);                                           \
         if (!pq_buf_reserve(out, pq_rle_bound(n, bw))) return;                        \
+        if (bw == 0) {                                                                \
+            /* Every value is 0: RLE runs only, never a zero-byte literal run. */     \
+            pq_rle_encode_repeat(out, 0, n, 0);                                       \
+            return;                                                                   \
+        }                                                                             \
         size_t i = 0;                                                                 \
         size_t next_run = n > 0 ? run_length_##NAME(v, 0, n) : 0;                     \
         while (i < n) {                                                               \
-            if (next_run >= 8) {                                                      \
+            /* RLE for a long run, and for a run that ends the input. */              \
+            if (next_run >= 8 || i + next_run == n) {                                 \
                 emit_repeat(out, (uint32_t)v[i], next_run, bw);                       \
                 i += next_run;                                                        \
                 if (i < n) next_run = run_length_##NAME(v, i, n);                     \

@@ -12,10 +12,11 @@
  *   bw = 3, values a..h:   byte 0     byte 1     byte 2
  *                        [ccbbbaaa] [feeedddc] [hhhgggff]
  *
- * The encoder sees the whole input at once: a run of >= 8 equal values becomes
- * an RLE run, everything else is gathered into bit-packed groups; only the last
- * group of the stream is padded with zeros (readers stop at the value count).
- * Bit width 0 (a one-entry dictionary, all levels 0) still gets run headers. */
+ * The encoder sees the whole input at once: a run of >= 8 equal values, or a
+ * run that ends the input, becomes an RLE run; everything else is gathered
+ * into bit-packed groups, of which only the last of the stream is padded with
+ * zeros (readers stop at the value count). Bit width 0 (a one-entry
+ * dictionary) is RLE runs only: a run header even with no value bytes. */
 #ifndef PQ_RLE_H
 #define PQ_RLE_H
 
