@@ -1704,8 +1704,12 @@ bool config_load(const struct config_input *in, struct config *cfg, struct confi
         } else {
             for (size_t i = 0; i < toml_error_count(doc); i++) {
                 const struct toml_error *te = toml_error_at(doc, i);
-                config_report_add(report, CONFIG_SOURCE_FILE, te->line, false, "%s:%u: %s", L->file, te->line,
-                                  te->msg);
+                if (te->col > 0)
+                    config_report_add(report, CONFIG_SOURCE_FILE, te->line, false, "%s:%u: %s (column %u)", L->file,
+                                      te->line, te->msg, te->col);
+                else
+                    config_report_add(report, CONFIG_SOURCE_FILE, te->line, false, "%s:%u: %s", L->file, te->line,
+                                      te->msg);
             }
             root = toml_root(doc);
             apply_file(L, root);

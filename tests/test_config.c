@@ -636,7 +636,7 @@ Test(config, syntax_errors_and_semantic_problems_together)
     cr_expect_not(load(text, CREDS, NULL));
     expect_problem("test.toml:2: flush.max_rows: '1.5': floats are not supported");
     expect_problem("test.toml:3: flush.max_age: '1x': unknown unit");
-    expect_problem("test.toml:5: s3.bucket: unquoted text 'lake'");
+    expect_problem("test.toml:5: s3.bucket: unquoted text 'lake': strings must be quoted (\"lake\") (column 10)");
     /* A key with a syntax error is not also reported as missing. */
     cr_expect_not(has_problem("s3.bucket: not set"));
     expect_problem("streams: no streams");
