@@ -382,7 +382,7 @@ static enum http_event deliver(struct http_response *r, const uint8_t *data, siz
     return HTTP_EVENT_BODY;
 }
 
-/* One byte of chunk framing or trailer; returns HTTP_OK or the error. */
+/* One byte of chunk framing; returns HTTP_OK or the error. */
 static enum http_error chunk_byte(struct http_response *r, unsigned char c)
 {
     switch (r->state) {
@@ -432,10 +432,14 @@ static enum http_error chunk_byte(struct http_response *r, unsigned char c)
         r->chunk_line_len = 0;
         return HTTP_OK;
     default:
-        break;
+        assert(false);
+        return HTTP_ERR_CHUNK_FORMAT;
     }
+}
 
-    /* The trailer section: header-like lines, checked and dropped. */
+/* One byte of the trailer section: header-like lines, checked and dropped. */
+static enum http_error trailer_byte(struct http_response *r, unsigned char c)
+{
     if (++r->trailer_bytes > r->limits.header_bytes_max) return HTTP_ERR_TRAILER;
     switch (r->state) {
     case ST_TRAILER_START:
@@ -482,7 +486,8 @@ static enum http_event feed_chunked(struct http_response *r, const uint8_t *data
             *used += i;
             return ev;
         }
-        enum http_error e = chunk_byte(r, data[i]);
+        enum http_error e = r->state >= ST_TRAILER_START ? trailer_byte(r, data[i])
+                                                         : chunk_byte(r, data[i]);
         if (e != HTTP_OK) return fail(r, e, i, used);
         i++;
         if (r->state == ST_CHUNK_DATA && r->remaining == 0) {

@@ -112,7 +112,7 @@ struct http_header_pos {
     uint16_t value;
 };
 
-/* Parser state and results. Public (read-only) after HTTP_EVENT_HEADERS: status,
+/* Parser state and results (~17 KiB). Public (read-only) after HTTP_EVENT_HEADERS: status,
  * version_minor, reason, content_length, chunked, has_body. After DONE:
  * keep_alive, body_bytes. After ERROR: error, error_offset. */
 struct http_response {

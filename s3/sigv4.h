@@ -9,7 +9,7 @@
  * to put on the request line; s3_sigv4_headers() lists the headers to add to the
  * request (Authorization, X-Amz-Date, X-Amz-Content-Sha256, X-Amz-Security-Token).
  *
- *   struct s3_sigv4 sig;                         // ~60 KiB: keep it static or per connection
+ *   struct s3_sigv4 sig;                         // ~67 KiB: keep it static or per connection
  *   struct s3_sigv4_param q[] = {{"partNumber", "3"}, {"uploadId", id}};
  *   struct s3_sigv4_header h[] = {{"Content-MD5", md5_b64}};
  *   struct s3_sigv4_input in = {
