@@ -1,7 +1,8 @@
 /* pq_dict: the dictionary of one column chunk (an open-addressing interner).
  *
  * Values are interned by their bytes (floats by bit pattern, so NaN and -0.0
- * round-trip exactly). The table is linear-probing over 64-bit slots:
+ * round-trip exactly). The table is linear-probing; 4- and 8-byte keys are
+ * stored in the slot itself (one memory access per probe), other slots hold
  *
  *   slot = tag (high 32 bits of the hash) << 32 | (entry index + 1)    0 = empty
  *
@@ -30,12 +31,14 @@ enum pq_dict_result {
 
 struct pq_dict {
     struct pq_mem *mem;
-    uint64_t *slots;
+    uint64_t *slots;             /* slot_count slots of 1 or 2 words (see grow) */
     size_t slot_count;           /* a power of two, or 0 */
+    size_t table_words;          /* 64-bit words allocated for slots */
     uint32_t count;              /* entries */
     size_t plain_bytes;          /* PLAIN size of the entries (the dict page body) */
     uint32_t width;              /* fixed width, 0 for BYTE_ARRAY */
     struct pq_buf entries;       /* fixed: values; BYTE_ARRAY: uint32 value indices */
+    struct pq_buf firsts;        /* fixed: uint32 value index of each entry's first use */
     const uint8_t *src_values;   /* fixed values of the source column */
     const uint32_t *src_offsets; /* BYTE_ARRAY: offsets into src_arena */
     const uint8_t *src_arena;
@@ -55,6 +58,9 @@ void pq_dict_start(struct pq_dict *d, uint32_t width, const uint8_t *values,
  * max_entries entries or more than max_bytes of PLAIN dictionary. */
 enum pq_dict_result pq_dict_add(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                 uint32_t max_entries, size_t max_bytes);
+
+/* The source value index where entry e first occurred. */
+uint32_t pq_dict_first(const struct pq_dict *d, uint32_t e);
 
 /* Appends the PLAIN dictionary page body (the entries in index order). */
 void pq_dict_write_plain(const struct pq_dict *d, struct pq_buf *out);

@@ -189,18 +189,58 @@ static void range_double(struct pq_stats *r, const uint8_t *v, size_t n)
     r->has_minmax = true;
 }
 
+/* A big-endian two's complement of w <= 16 bytes as an integer. */
+static inline __int128 load_be_signed(const uint8_t *p, size_t w)
+{
+    unsigned __int128 u = (p[0] & 0x80) ? ~(unsigned __int128)0 : 0;
+    for (size_t k = 0; k < w; k++) u = u << 8 | p[k];
+    return (__int128)u;
+}
+
+static inline int64_t load_be_i64(const uint8_t *p, size_t w)
+{
+    uint64_t u = (p[0] & 0x80) ? ~(uint64_t)0 : 0;
+    if (w == 8) return (int64_t)__builtin_bswap64(pq_load_u64le(p));
+    for (size_t k = 0; k < w; k++) u = u << 8 | p[k];
+    return (int64_t)u;
+}
+
+/* Decimals compare as integers: decode once per value, no byte loops. */
+static void range_decimal(struct pq_stats *r, const uint8_t *v, size_t n, size_t w)
+{
+    size_t mn = 0, mx = 0;
+    if (w <= 8) {
+        int64_t lo = load_be_i64(v, w), hi = lo;
+        for (size_t i = 1; i < n; i++) {
+            int64_t x = load_be_i64(v + w * i, w);
+            if (x < lo) { lo = x; mn = i; }
+            if (x > hi) { hi = x; mx = i; }
+        }
+    } else {
+        __int128 lo = load_be_signed(v, w), hi = lo;
+        for (size_t i = 1; i < n; i++) {
+            __int128 x = load_be_signed(v + w * i, w);
+            if (x < lo) { lo = x; mn = i; }
+            if (x > hi) { hi = x; mx = i; }
+        }
+    }
+    memcpy(r->min_fixed, v + w * mn, w);
+    memcpy(r->max_fixed, v + w * mx, w);
+    r->min_len = r->max_len = (uint32_t)w;
+    r->has_minmax = true;
+}
+
 static void range_fixed(struct pq_stats *r, const uint8_t *v, size_t n, size_t w, bool decimal)
 {
+    if (decimal) {
+        range_decimal(r, v, n, w);
+        return;
+    }
     const uint8_t *mn = v, *mx = v;
     for (size_t i = 1; i < n; i++) {
         const uint8_t *x = v + w * i;
-        if (decimal) {
-            if (cmp_decimal(x, mn, w) < 0) mn = x;
-            if (cmp_decimal(x, mx, w) > 0) mx = x;
-        } else {
-            if (memcmp(x, mn, w) < 0) mn = x;
-            if (memcmp(x, mx, w) > 0) mx = x;
-        }
+        if (memcmp(x, mx, w) > 0) mx = x;
+        else if (memcmp(x, mn, w) < 0) mn = x;
     }
     memcpy(r->min_fixed, mn, w);
     memcpy(r->max_fixed, mx, w);
@@ -216,12 +256,13 @@ static void range_bytes(struct pq_stats *r, const uint8_t *arena, const uint32_t
     for (size_t i = from + 1; i < to; i++) {
         const uint8_t *x = arena + off[i];
         uint32_t n = off[i + 1] - off[i];
-        if (cmp_bytes(x, n, mn, mn_len) < 0) {
-            mn = x;
-            mn_len = n;
-        } else if (cmp_bytes(x, n, mx, mx_len) > 0) {
+        /* Max first: stream ids and timestamps mostly grow. */
+        if (cmp_bytes(x, n, mx, mx_len) > 0) {
             mx = x;
             mx_len = n;
+        } else if (cmp_bytes(x, n, mn, mn_len) < 0) {
+            mn = x;
+            mn_len = n;
         }
     }
     r->min_ref = mn;
@@ -229,6 +270,18 @@ static void range_bytes(struct pq_stats *r, const uint8_t *arena, const uint32_t
     r->min_len = mn_len;
     r->max_len = mx_len;
     r->has_minmax = true;
+}
+
+/* Value i of a BYTE_ARRAY or FLBA column and its length. */
+static const uint8_t *value_at(const struct pq_col *c, size_t i, size_t *len)
+{
+    if (c->width == 0) {
+        const uint32_t *off = pq_col_offsets(c);
+        *len = off[i + 1] - off[i];
+        return c->arena.data + off[i];
+    }
+    *len = c->width;
+    return c->values.data + (size_t)c->width * i;
 }
 
 void pq_stats_add(struct pq_stats *s, const struct pq_col *c, size_t from, size_t to)
@@ -253,6 +306,42 @@ void pq_stats_add(struct pq_stats *s, const struct pq_col *c, size_t from, size_
         else
             range_bytes(&r, c->arena.data, pq_col_offsets(c), from, to);
         break;
+    }
+    pq_stats_merge(s, &r, o);
+}
+
+void pq_stats_add_some(struct pq_stats *s, const struct pq_col *c, const uint32_t *vidx, size_t n,
+                       uint64_t values)
+{
+    enum pq_order o = pq_field_order(c->field);
+    assert(o == PQ_ORDER_BYTES || o == PQ_ORDER_DECIMAL);
+    struct pq_stats r;
+    pq_stats_reset(&r);
+    r.values = values;
+    if (n > 0) {
+        size_t mn = vidx[0], mx = vidx[0];
+        for (size_t k = 1; k < n; k++) {
+            size_t i = vidx[k];
+            assert(i < c->nvalues);
+            size_t li, lm;
+            const uint8_t *x = value_at(c, i, &li);
+            const uint8_t *a = value_at(c, mn, &lm);
+            if (pq_order_cmp(o, x, li, a, lm) < 0) mn = i;
+            a = value_at(c, mx, &lm);
+            if (pq_order_cmp(o, x, li, a, lm) > 0) mx = i;
+        }
+        size_t ln, lx;
+        const uint8_t *pn = value_at(c, mn, &ln), *px = value_at(c, mx, &lx);
+        if (c->width == 0) {
+            r.min_ref = pn;
+            r.max_ref = px;
+        } else {
+            memcpy(r.min_fixed, pn, ln);
+            memcpy(r.max_fixed, px, lx);
+        }
+        r.min_len = (uint32_t)ln;
+        r.max_len = (uint32_t)lx;
+        r.has_minmax = true;
     }
     pq_stats_merge(s, &r, o);
 }

@@ -68,6 +68,12 @@ void pq_stats_reset(struct pq_stats *s);
 /* Adds non-null values [from, to) of column `c`. */
 void pq_stats_add(struct pq_stats *s, const struct pq_col *c, size_t from, size_t to);
 
+/* Adds `values` non-null values of a BYTE_ARRAY or FLBA column whose distinct
+ * members are the values at indices vidx[0..n) (a dictionary-encoded page:
+ * one comparison per distinct value instead of per value). */
+void pq_stats_add_some(struct pq_stats *s, const struct pq_col *c, const uint32_t *vidx, size_t n,
+                       uint64_t values);
+
 /* Adds the statistics `src` (of the same column) to `dst`. */
 void pq_stats_merge(struct pq_stats *dst, const struct pq_stats *src, enum pq_order o);
 

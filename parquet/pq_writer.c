@@ -116,7 +116,7 @@ bool pq_writer_init(struct pq_writer *w, struct pq_mem *mem, const struct pq_wri
     w->state = W_IDLE;
     pq_dict_init(&w->dict, mem);
     struct pq_buf *bufs[] = {&w->idx, &w->page, &w->zpage, &w->hdr, &w->meta, &w->ci,
-                             &w->oi, &w->footer, &w->pages, &w->bounds};
+                             &w->oi, &w->footer, &w->pages, &w->bounds, &w->marks, &w->uniq};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) pq_buf_init(bufs[i], mem);
     if (opts->codec == PQ_CODEC_ZSTD) {
         ZSTD_customMem cm = {z_alloc, z_free, w};
@@ -138,7 +138,7 @@ void pq_writer_free(struct pq_writer *w)
     w->zstd = NULL;
     pq_dict_free(&w->dict);
     struct pq_buf *bufs[] = {&w->idx, &w->page, &w->zpage, &w->hdr, &w->meta, &w->ci,
-                             &w->oi, &w->footer, &w->pages, &w->bounds};
+                             &w->oi, &w->footer, &w->pages, &w->bounds, &w->marks, &w->uniq};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) pq_buf_free(bufs[i]);
     pq_mem_free(w->mem, w->rgs, w->rgs_cap * sizeof *w->rgs);
     pq_mem_free(w->mem, w->cursors, w->cursors_cap * sizeof *w->cursors);
@@ -153,7 +153,7 @@ void pq_writer_free(struct pq_writer *w)
 size_t pq_writer_mem_bytes(const struct pq_writer *w)
 {
     const struct pq_buf *bufs[] = {&w->idx, &w->page, &w->zpage, &w->hdr, &w->meta, &w->ci,
-                                   &w->oi, &w->footer, &w->pages, &w->bounds};
+                                   &w->oi, &w->footer, &w->pages, &w->bounds, &w->marks, &w->uniq};
     size_t n = w->zstd_bytes + pq_dict_mem_bytes(&w->dict);
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) n += bufs[i]->cap;
     n += w->rgs_cap * sizeof *w->rgs + w->cursors_cap * sizeof *w->cursors +
@@ -476,6 +476,27 @@ static bool record_page(struct pq_writer *w, uint64_t offset, size_t size, uint6
     return !w->pages.failed && !w->bounds.failed;
 }
 
+/* Statistics of a dictionary-encoded page of byte arrays: each distinct entry
+ * the page uses is compared once (marks[e] == epoch: already seen). */
+static void page_stats_by_entry(struct pq_writer *w, const struct pq_col *c, struct pq_stats *ps,
+                                size_t v0, size_t nvals)
+{
+    const uint32_t *idx = (const uint32_t *)(const void *)w->idx.data + (v0 - w->ck.val0);
+    uint32_t *marks = (uint32_t *)(void *)w->marks.data;
+    uint32_t *uniq = (uint32_t *)(void *)w->uniq.data;
+    uint32_t epoch = ++w->ck.epoch;
+    size_t nu = 0;
+    for (size_t i = 0; i < nvals; i++) {
+        uint32_t e = idx[i];
+        if (marks[e] != epoch) {
+            marks[e] = epoch;
+            uniq[nu++] = pq_dict_first(&w->dict, e);
+        }
+    }
+    assert(nu <= w->dict.count);
+    pq_stats_add_some(ps, c, uniq, nu, nvals);
+}
+
 /* One data page: levels, values, statistics, compression. */
 static void step_page(struct pq_writer *w)
 {
@@ -509,7 +530,8 @@ static void step_page(struct pq_writer *w)
     struct pq_stats ps;
     pq_stats_reset(&ps);
     ps.nulls = nslots - nvals;
-    pq_stats_add(&ps, c, v0, v0 + nvals);
+    if (w->ck.dict_stats) page_stats_by_entry(w, c, &ps, v0, nvals);
+    else pq_stats_add(&ps, c, v0, v0 + nvals);
     pq_stats_merge(&w->ck.stats, &ps, pq_field_order(c->field));
 
     uint64_t offset = w->pos;
@@ -555,10 +577,30 @@ static void step_analyze(struct pq_writer *w)
         return;
     }
     w->ck.analyzed += to - from;
+    /* A chunk whose first slice is nearly all distinct (ids, timestamps,
+     * random floats) will not reach 1 in dict_ratio: stop now rather than
+     * intern values / dict_ratio of them first. */
+    if (w->ck.analyzed == PQ_ANALYZE_SLICE_VALUES && nvals >= 2 * (size_t)PQ_ANALYZE_SLICE_VALUES &&
+        w->dict.count > PQ_ANALYZE_SLICE_VALUES / 10 * 9) {
+        w->ck.dict = false;
+        w->state = W_PAGE;
+        return;
+    }
     if (w->ck.analyzed == nvals) {
         assert(w->dict.count > 0);
         w->ck.bit_width = pq_bit_width(w->dict.count - 1);
         w->state = W_DICT_PAGE;
+        /* Byte arrays and uuids compare slowly: page stats per distinct entry
+         * (decimals compare as integers, fast enough value by value). */
+        const struct pq_col *c = &w->batch->cols[w->col];
+        enum pq_order o = pq_field_order(c->field);
+        size_t n = w->dict.count;
+        pq_buf_clear(&w->marks);
+        pq_buf_clear(&w->uniq);
+        w->ck.dict_stats = o == PQ_ORDER_BYTES &&
+                           pq_buf_reserve(&w->marks, 4 * n) && pq_buf_reserve(&w->uniq, 4 * n);
+        if (w->ck.dict_stats) memset(w->marks.data, 0, 4 * n);
+        w->marks.failed = w->uniq.failed = false;
     }
 }
 

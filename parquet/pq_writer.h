@@ -47,7 +47,11 @@
  * (PLAIN dictionary page + RLE_DICTIONARY data pages) unless the column is
  * BOOLEAN, the chunk has no value, or interning finds more than
  * values / dict_ratio distinct values or more than dict_bytes_max of
- * dictionary, in which case every page is PLAIN. Pages start at row
+ * dictionary, in which case every page is PLAIN. For chunks of more than two
+ * analysis slices, a first slice (65,536 values) that is over 90 % distinct
+ * ends the attempt early (unique ids, timestamps: such a column would not
+ * reach the ratio, and interning a fifth of it first is the largest cost of
+ * encoding it). Pages start at row
  * boundaries and hold at most page_rows_max rows and about page_bytes_max
  * bytes. Row groups are balanced and hold at most row_group_rows_max rows and
  * about row_group_bytes_max bytes (estimated from the batch); there are no
@@ -185,11 +189,15 @@ struct pq_writer {
         int64_t dict_page_offset;
         uint32_t data_pages;
         bool ci_ok;
+        bool dict_stats;       /* page stats over distinct entries (marks) */
+        uint32_t epoch;        /* page number, for marks */
         struct pq_stats stats;
     } ck;
 
     struct pq_dict dict;
     struct pq_buf idx;         /* uint32 dictionary index per value of the chunk */
+    struct pq_buf marks;       /* uint32 per dictionary entry: last page that used it */
+    struct pq_buf uniq;        /* uint32 value indices of the entries a page uses */
     struct pq_buf page;        /* uncompressed page body */
     struct pq_buf zpage;       /* compressed page body */
     struct pq_buf hdr;         /* page header, magic, footer length */
