@@ -509,3 +509,31 @@ Test(pq_writer, zstd_memory_is_accounted)
     pq_writer_free(&w);
     pq_batch_free(&m.b);
 }
+
+Test(pq_writer, unique_columns_stop_the_dictionary_after_one_slice)
+{
+    /* 400,000 distinct int64: the first 65,536 are all new, so the writer
+     * stops interning there instead of at values / 5 = 80,000. */
+    struct batch1 x;
+    batch1_init(&x, PQ_INT64, false);
+    for (int64_t i = 0; i < 400000; i++) cr_assert(pq_col_i64(pq_batch_col(&x.b, 0), i * 31));
+    cr_assert(pq_batch_commit(&x.b));
+    struct pq_writer_opts o;
+    opts_init(&o);
+    struct pq_writer w;
+    cr_assert(pq_writer_init(&w, &mem, &o, &err));
+    cr_assert(pq_writer_begin(&w, &x.b, &err));
+    uint8_t buf[1 << 16];
+    size_t n;
+    while (pq_writer_pull(&w, buf, sizeof buf, &n) == PQ_MORE) {}
+    cr_assert_eq(pq_writer_status(&w), PQ_DONE);
+    cr_assert_eq(w.dict.count, PQ_ANALYZE_SLICE_VALUES);
+    pq_writer_free(&w);
+    /* 80,000 distinct, each 5 times in a row: exactly values / 5, and the first
+     * slice repeats enough: a dictionary. */
+    pq_batch_reset(&x.b);
+    for (int64_t i = 0; i < 400000; i++) cr_assert(pq_col_i64(pq_batch_col(&x.b, 0), (i / 5) * 31));
+    cr_assert(pq_batch_commit(&x.b));
+    cr_assert(starts_with_dictionary(&x.b, &o));
+    pq_batch_free(&x.b);
+}
