@@ -341,7 +341,7 @@ class Front:
             raise bad_request("request line does not end with CRLF")
         parts = line[:-2].split(b" ")
         if len(parts) != 3:
-            raise bad_request(f"malformed request line {line[:200]!r}")
+            raise bad_request(f"malformed request line {line[:-2][:200]!r}")
         method, target, version = (p.decode("latin-1") for p in parts)
         if not method or not set(method) <= TOKEN or method != method.upper():
             raise bad_request(f"malformed method {method[:40]!r}")
