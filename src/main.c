@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "convert.h"
 #include "log.h"
 #include "run.h"
 #include "toml.h"
@@ -30,13 +31,14 @@ struct cli;
 struct command_flag {
     const char *name;
     const char *help;
+    const char *arg;   /* what the flag takes ("FILE"); NULL for a boolean flag */
 };
 
 struct command {
     const char *name;
     const char *summary;
     const char *description;
-    const struct command_flag *flags; /* boolean flags of this command, NULL-terminated */
+    const struct command_flag *flags; /* flags of this command, NULL-terminated */
     bool built;
     int (*fn)(const struct cli *cli);
 };
@@ -49,6 +51,8 @@ struct cli {
     size_t flag_count;
     const char *bools[CONFIG_FLAGS_MAX];              /* boolean flags given */
     size_t bool_count;
+    struct config_flag_value opts[CONFIG_FLAGS_MAX];  /* value flags of the command (--table T) */
+    size_t opt_count;
     const char *positional[POSITIONAL_MAX];
     size_t positional_count;
 };
@@ -57,10 +61,20 @@ static int cmd_run(const struct cli *cli);
 static int cmd_check(const struct cli *cli);
 static int cmd_version(const struct cli *cli);
 static int cmd_not_built(const struct cli *cli);
+static int cmd_convert(const struct cli *cli);
 
 static const struct command_flag check_flags[] = {
-    { "--print", "also print the effective settings as TOML, each with its origin (secrets hidden)" },
-    { NULL, NULL },
+    { "--print", "also print the effective settings as TOML, each with its origin (secrets hidden)", NULL },
+    { NULL, NULL, NULL },
+};
+
+static const struct command_flag convert_flags[] = {
+    { "--table", "the table whose columns the lines hold (required)", "NAME" },
+    { "--input", "the JSON lines to read, one data object per line; - for standard input (the default)", "FILE" },
+    { "--output", "the Parquet file to write (required); written to FILE.tmp.<pid>, then renamed", "FILE" },
+    { "--rejects", "write refused lines there as JSON lines (line, error, table, column, message, input)",
+      "FILE" },
+    { NULL, NULL, NULL },
 };
 
 static const struct command commands[] = {
@@ -83,9 +97,17 @@ static const struct command commands[] = {
     { "backfill", "copy PostgreSQL tables into the lake (not built yet)",
       "Will read the PostgreSQL tables named by tables.*.source into the same Parquet layout.\n"
       "This command is not built yet in this version: it exits with status 2.", NULL, false, cmd_not_built },
-    { "convert", "convert local JSON lines to Parquet files (not built yet)",
-      "Will encode local JSON lines files into Parquet with the configured table schemas.\n"
-      "This command is not built yet in this version: it exits with status 2.", NULL, false, cmd_not_built },
+    { "convert", "convert local JSON lines to a Parquet file with a configured table's schema",
+      "Reads JSON lines, one data object (column -> value) per line, decodes each exactly as the\n"
+      "writer decodes a stream entry's data field, and encodes the rows into one Parquet file with\n"
+      "the [parquet] settings of the config. Only [tables] and [parquet] need to be valid: S3, Redis\n"
+      "and stream settings are not used. _stream_id is \"0-<line number>\", _stream is null and\n"
+      "_ingested_at is the time convert started. Refused lines are counted and written to --rejects\n"
+      "(or the first ones to standard error). The rows are held in memory until the end of the input\n"
+      "(limits.memory, --memory-limit). Value formats: docs/data-contract.md.\n"
+      "Exit status: 0 every line converted, 1 some lines rejected (the file holds the others),\n"
+      "2 usage, configuration or I/O error (no output file is left).",
+      convert_flags, true, cmd_convert },
     { "put", "upload a local file to the bucket (not built yet)",
       "Will upload a local file to the configured bucket, with the same signing and retries.\n"
       "This command is not built yet in this version: it exits with status 2.", NULL, false, cmd_not_built },
@@ -166,11 +188,18 @@ static void print_main_help(FILE *out)
 static void print_command_help(FILE *out, const struct command *c)
 {
     fprintf(out, "Usage: lakewriter %s", c->name);
-    for (const struct command_flag *f = c->flags; f != NULL && f->name != NULL; f++) fprintf(out, " [%s]", f->name);
+    for (const struct command_flag *f = c->flags; f != NULL && f->name != NULL; f++) {
+        if (f->arg != NULL) fprintf(out, " [%s %s]", f->name, f->arg);
+        else fprintf(out, " [%s]", f->name);
+    }
     fprintf(out, " [GLOBAL FLAGS]\n\n%s: %s\n\n%s\n\n", c->name, c->summary, c->description);
     if (c->flags != NULL) {
         fprintf(out, "Flags:\n");
-        for (const struct command_flag *f = c->flags; f->name != NULL; f++) fprintf(out, "  %-28s %s\n", f->name, f->help);
+        for (const struct command_flag *f = c->flags; f->name != NULL; f++) {
+            char head[64];
+            snprintf(head, sizeof head, "%s%s%s", f->name, f->arg != NULL ? " " : "", f->arg != NULL ? f->arg : "");
+            fprintf(out, "  %-28s %s\n", head, f->help);
+        }
         fputc('\n', out);
     }
     print_global_flags(out);
@@ -187,24 +216,38 @@ static const struct command *find_command(const char *name)
     return NULL;
 }
 
+/* The flag `name` of some command, or NULL. */
+static const struct command_flag *command_flag_named(const char *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        for (const struct command_flag *f = commands[i].flags; f != NULL && f->name != NULL; f++)
+            if (strcmp(f->name, name) == 0) return f;
+    return NULL;
+}
+
 /* Boolean flags any command may carry. */
 static bool is_bool_flag(const char *name)
 {
     if (strcmp(name, "--help") == 0 || strcmp(name, "--version") == 0) return true;
-    for (size_t i = 0; i < COMMAND_COUNT; i++)
-        for (const struct command_flag *f = commands[i].flags; f != NULL && f->name != NULL; f++)
-            if (strcmp(f->name, name) == 0) return true;
-    return false;
+    const struct command_flag *f = command_flag_named(name);
+    return f != NULL && f->arg == NULL;
+}
+
+/* A value flag of a command (not a setting): --table NAME. */
+static bool is_command_value_flag(const char *name)
+{
+    const struct command_flag *f = command_flag_named(name);
+    return f != NULL && f->arg != NULL;
 }
 
 static bool is_value_flag(const char *name)
 {
-    return strcmp(name, "--config") == 0 || config_setting_by_flag(name) >= 0;
+    return strcmp(name, "--config") == 0 || config_setting_by_flag(name) >= 0 || is_command_value_flag(name);
 }
 
 static bool command_has_flag(const struct command *c, const char *name)
 {
-    if (strcmp(name, "--help") == 0 || is_value_flag(name)) return true;
+    if (strcmp(name, "--help") == 0 || (is_value_flag(name) && !is_command_value_flag(name))) return true;
     if (strcmp(name, "--version") == 0) return strcmp(c->name, "version") == 0;
     for (const struct command_flag *f = c->flags; f != NULL && f->name != NULL; f++)
         if (strcmp(f->name, name) == 0) return true;
@@ -254,7 +297,8 @@ static int unknown_flag(const struct command *c, const char *name)
     const char *guess = strlen(name) < 64 ? util_suggest(name, known, n) : NULL;
     if (guess != NULL && !command_has_flag(c, guess)) guess = NULL;
     if (guess != NULL) return usage_error(c, "unknown flag '%.64s' (did you mean %s?)", name, guess);
-    if (is_bool_flag(name)) return usage_error(c, "flag %s does not apply to this command", name);
+    if (is_bool_flag(name) || is_command_value_flag(name))
+        return usage_error(c, "flag %s does not apply to this command", name);
     return usage_error(c, "unknown flag '%.64s'", name);
 }
 
@@ -262,6 +306,8 @@ static bool seen_flag(const struct cli *cli, const char *name)
 {
     for (size_t i = 0; i < cli->flag_count; i++)
         if (strcmp(cli->flags[i].name, name) == 0) return true;
+    for (size_t i = 0; i < cli->opt_count; i++)
+        if (strcmp(cli->opts[i].name, name) == 0) return true;
     for (size_t i = 0; i < cli->bool_count; i++)
         if (strcmp(cli->bools[i], name) == 0) return true;
     return false;
@@ -285,9 +331,10 @@ static int parse_flag(struct cli *cli, int argc, char **argv, int *i, const char
     char *eq = strchr(arg, '=');
     if (eq != NULL && strncmp(arg, "--", 2) == 0) {
         size_t n = (size_t)(eq - arg);
-        if (n >= sizeof cli->name_buf[0] || cli->flag_count + cli->bool_count >= CONFIG_FLAGS_MAX)
+        size_t used = cli->flag_count + cli->bool_count + cli->opt_count;
+        if (n >= sizeof cli->name_buf[0] || used >= CONFIG_FLAGS_MAX)
             return usage_error(cli->cmd, "flag '%.64s' is not valid", arg);
-        char *slot = cli->name_buf[cli->flag_count + cli->bool_count];
+        char *slot = cli->name_buf[used];
         memcpy(slot, arg, n);
         slot[n] = '\0';
         name = slot;
@@ -306,8 +353,10 @@ static int parse_flag(struct cli *cli, int argc, char **argv, int *i, const char
         return 0;
     }
     if (seen_flag(cli, name)) return usage_error(cli->cmd, "flag %s is given twice", name);
-    if (cli->flag_count + cli->bool_count >= CONFIG_FLAGS_MAX) return usage_error(cli->cmd, "too many flags");
-    if (value != NULL) cli->flags[cli->flag_count++] = (struct config_flag_value){ .name = name, .value = value };
+    if (cli->flag_count + cli->bool_count + cli->opt_count >= CONFIG_FLAGS_MAX)
+        return usage_error(cli->cmd, "too many flags");
+    if (is_command_value_flag(name)) cli->opts[cli->opt_count++] = (struct config_flag_value){ .name = name, .value = value };
+    else if (value != NULL) cli->flags[cli->flag_count++] = (struct config_flag_value){ .name = name, .value = value };
     else cli->bools[cli->bool_count++] = name;
     return 0;
 }
@@ -344,6 +393,8 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
     if (unknown != NULL) return unknown_flag(cli->cmd, unknown);
     for (size_t i = 0; i < cli->bool_count; i++)
         if (!command_has_flag(cli->cmd, cli->bools[i])) return unknown_flag(cli->cmd, cli->bools[i]);
+    for (size_t i = 0; i < cli->opt_count; i++)
+        if (!command_has_flag(cli->cmd, cli->opts[i].name)) return unknown_flag(cli->cmd, cli->opts[i].name);
     if (cli->positional_count > 0 && cli->cmd->built && !has_bool(cli, "--help"))
         return usage_error(cli->cmd, "unexpected argument '%.64s'", cli->positional[0]);
     return 0;
@@ -507,6 +558,36 @@ static int cmd_version(const struct cli *cli)
     (void)cli;
     version_print(stdout);
     return 0;
+}
+
+static const char *opt_value(const struct cli *cli, const char *name)
+{
+    for (size_t i = 0; i < cli->opt_count; i++)
+        if (strcmp(cli->opts[i].name, name) == 0) return cli->opts[i].value;
+    return NULL;
+}
+
+static int cmd_convert(const struct cli *cli)
+{
+    struct convert_opts o = {
+        .table = opt_value(cli, "--table"), .input = opt_value(cli, "--input"),
+        .output = opt_value(cli, "--output"), .rejects = opt_value(cli, "--rejects"), .log = stderr,
+    };
+    if (o.table == NULL) return usage_error(cli->cmd, "--table NAME is required (the table the lines belong to)");
+    if (o.output == NULL) return usage_error(cli->cmd, "--output FILE is required (the Parquet file to write)");
+    struct config *cfg = calloc(1, sizeof *cfg);
+    struct config_report *rep = calloc(1, sizeof *rep);
+    int rc = EXIT_USAGE;
+    if (cfg == NULL || rep == NULL) {
+        fprintf(stderr, "lakewriter convert: out of memory\n");
+    } else {
+        load(cli, cfg, rep);
+        if (convert_config_usable(cfg, rep, stderr)) rc = convert_run(cfg, &o, NULL);
+        config_free(cfg);
+    }
+    free(cfg);
+    free(rep);
+    return rc;
 }
 
 static int cmd_not_built(const struct cli *cli)
