@@ -1458,6 +1458,7 @@ Test(upload, no_such_upload_after_retried_complete_is_resolved_by_head)
     cr_assert_eq(F->log[F->nlog - 2].status, 404);
     cr_assert_eq(count_op(S3_UPLOAD_OP_ABORT), 0);
     assert_stored(body, 3 * PART + 3, 4, true);
+    free(body);
 }
 
 Test(upload, head_with_another_etag_fails)
@@ -1651,6 +1652,7 @@ Test(upload, too_many_parts)
     cr_assert_not_null(strstr(s3_upload_error(F->u)->msg, "larger than 3 parts of 1000 bytes"));
     cr_assert_eq(count_op(S3_UPLOAD_OP_COMPLETE), 0);
     cr_assert_eq(F->aborts, 1);
+    free(body);
     teardown();
     /* exactly the limit is fine */
     setup_fake();
