@@ -62,6 +62,7 @@ struct logged {
     uint32_t part;
     uint32_t attempt;
     int64_t sent_ms;            /* monotonic time when taken */
+    int64_t sent_unix;          /* wall clock when taken (what it must be signed with) */
     int64_t answered_ms;
     bool answered;
     char method[8];
@@ -121,6 +122,7 @@ struct fake {
     size_t npending;
     size_t max_in_flight;
     bool hold_answers;          /* take requests but do not answer (back-pressure) */
+    uint64_t chaos_seed;        /* non-zero: random faults (chaos_rule) */
 
     struct logged log[LOG_MAX];
     size_t nlog;
@@ -327,8 +329,8 @@ static const char *qparam(const struct query *q, const char *name)
 
 /* Checks everything about one request that does not depend on the operation:
  * framing, hashes, forbidden headers, and the signature, recomputed from the wire. */
-static void check_request(const struct s3_upload_request *req, struct query *q, uint8_t *path,
-                          size_t *path_len)
+static void check_request(const struct s3_upload_request *req, const struct logged *lg,
+                          struct query *q, uint8_t *path, size_t *path_len)
 {
     struct parsed *p = &F->p;
     parse_head(req->head, req->head_len, p);
@@ -378,7 +380,7 @@ static void check_request(const struct s3_upload_request *req, struct query *q, 
 
     /* Date: the wall clock handed over when the request was taken. */
     char amz[17];
-    cr_assert(s3_amz_date(F->unix_s, amz));
+    cr_assert(s3_amz_date(lg->sent_unix, amz));
     cr_assert_str_eq(header(p, "x-amz-date"), amz);
 
     /* Target: path and query, decoded. */
@@ -413,7 +415,7 @@ static void check_request(const struct s3_upload_request *req, struct query *q, 
     struct s3_sigv4_param qp[4];
     for (size_t i = 0; i < q->count; i++) qp[i] = (struct s3_sigv4_param){q->name[i], q->value[i]};
     struct s3_sigv4_input in = {
-        .cred = &F->cred, .region = "auto", .unix_seconds = F->unix_s, .method = p->method,
+        .cred = &F->cred, .region = "auto", .unix_seconds = lg->sent_unix, .method = p->method,
         .host = header(p, "host"), .path = path, .path_len = *path_len, .query = qp,
         .query_count = q->count, .headers = hs, .header_count = nh, .payload_hash = sha,
     };
@@ -614,6 +616,59 @@ static int apply(enum s3_upload_op op, const struct query *q, const struct s3_up
     return 500;
 }
 
+/* Chaos mode: a third of the requests meet a random fault. */
+static uint32_t chaos_next(void)
+{
+    F->chaos_seed ^= F->chaos_seed << 13;
+    F->chaos_seed ^= F->chaos_seed >> 7;
+    F->chaos_seed ^= F->chaos_seed << 17;
+    return (uint32_t)(F->chaos_seed >> 32);
+}
+
+static struct rule *chaos_rule(enum s3_upload_op op)
+{
+    static const struct {
+        int status;
+        const char *code;
+    } errors[] = {
+        {500, "InternalError"}, {503, "SlowDown"}, {400, "RequestTimeout"}, {429, "TooManyRequests"},
+        {502, "BadGateway"}, {403, "AccessDenied"}, {400, "InvalidArgument"}, {404, "NoSuchBucket"},
+        {403, "SignatureDoesNotMatch"}, {501, "NotImplemented"}, {409, "OperationAborted"},
+    };
+    static const enum s3_upload_net nets[] = {
+        S3_UPLOAD_NET_CONNECT, S3_UPLOAD_NET_RESET, S3_UPLOAD_NET_TIMEOUT, S3_UPLOAD_NET_TLS_IO,
+        S3_UPLOAD_NET_HTTP, S3_UPLOAD_NET_TLS_CERT,
+    };
+    F->random = (uint64_t)chaos_next() << 32 | chaos_next();
+    if (chaos_next() % 3 != 0) return NULL;
+    struct rule *r = &F->rules[0];
+    memset(r, 0, sizeof *r);
+    r->op = op;
+    uint32_t pick = chaos_next() % 100;
+    if (pick < 40) {
+        r->kind = F_STATUS;
+        size_t e = chaos_next() % (pick < 30 ? 5 : sizeof errors / sizeof errors[0]);
+        r->status = errors[e].status;
+        r->code = errors[e].code;
+        if (chaos_next() % 4 == 0) r->headers = "Retry-After: 1\r\n";
+    } else if (pick < 75) {
+        r->kind = F_NET;
+        r->net = nets[chaos_next() % (pick < 72 ? 5 : 6)];
+    } else if (pick < 88) {
+        r->kind = F_APPLY_NET;
+        r->net = S3_UPLOAD_NET_RESET;
+    } else if (pick < 93) {
+        r->kind = F_200_ERROR;
+        r->code = "InternalError";
+    } else if (pick < 97) {
+        r->kind = F_200_BROKEN;
+    } else {
+        r->kind = F_BAD_ETAG;
+        r->etag = "\"00112233445566778899aabbccddeeff\"";
+    }
+    return r;
+}
+
 /* What the method and query say the request is. */
 static enum s3_upload_op wire_op(const char *method, const struct query *q)
 {
@@ -637,7 +692,7 @@ static void serve(const struct s3_upload_request *req)
     struct query q;
     static uint8_t path[S3_SIGV4_PATH_MAX + 1];
     size_t path_len;
-    check_request(req, &q, path, &path_len);
+    check_request(req, lg, &q, path, &path_len);
     char want_path[S3_SIGV4_PATH_MAX + 8];
     snprintf(want_path, sizeof want_path, "%s%.*s", F->cfg.addressing == S3_ADDRESSING_PATH ? "/lake/" : "/",
              (int)F->key_len, (const char *)F->key);
@@ -652,7 +707,7 @@ static void serve(const struct s3_upload_request *req)
         cr_assert_str_eq(header(&F->p, "content-type"), "application/vnd.apache.parquet");
     cr_assert_str_eq(header(&F->p, "user-agent"), "lakewriter-test/1");
 
-    struct rule *r = matching_rule(op, req->part_number);
+    struct rule *r = F->chaos_seed ? chaos_rule(op) : matching_rule(op, req->part_number);
     char etag[80] = "", hdrs[256], xml[1024];
     const char *code;
     if (r != NULL) {
@@ -720,6 +775,7 @@ static void take_one(void)
     lg->part = req->part_number;
     lg->attempt = req->attempt;
     lg->sent_ms = F->now_ms;
+    lg->sent_unix = F->unix_s;
     cr_assert_lt(req->head_len, sizeof lg->head);
     memcpy(lg->head, req->head, req->head_len);
     lg->head_len = req->head_len;
@@ -787,6 +843,7 @@ static unsigned run(struct producer *pr)
             int64_t t = s3_upload_wake_ms(F->u);
             cr_assert_gt(t, F->now_ms);
             F->now_ms = t;
+            F->unix_s = T0_UNIX + (F->now_ms - T0_MS) / 1000;  /* the wall clock moves too */
             continue;
         }
         return w;   /* stuck (or holding answers): the caller looks */
@@ -1222,6 +1279,11 @@ Test(upload, retry_after_is_honoured)
     cr_assert_eq(F->log[1].sent_ms - F->log[0].answered_ms, 3000);
     cr_assert_eq(F->log[2].sent_ms - F->log[1].answered_ms, 1500);
     cr_assert_eq(F->log[3].sent_ms - F->log[2].answered_ms, 20000, "Retry-After is bounded by the cap");
+    /* Each retry is signed again, at its own time. */
+    cr_assert_not_null(strstr(F->log[0].head, "X-Amz-Date: 20231114T221320Z\r\n"));
+    cr_assert_not_null(strstr(F->log[1].head, "X-Amz-Date: 20231114T221323Z\r\n"));
+    cr_assert_not_null(strstr(F->log[3].head, "X-Amz-Date: 20231114T221344Z\r\n"));
+    cr_assert_neq(strcmp(strstr(F->log[0].head, "Signature="), strstr(F->log[1].head, "Signature=")), 0);
     free(body);
 }
 
@@ -1736,4 +1798,47 @@ Test(upload, configuration_errors)
     F->mem = malloc(16);
     cr_assert_not(s3_upload_init(F->u, &F->cfg, F->mem, 16));
     cr_assert_not_null(strstr(s3_upload_error(F->u)->msg, "backoff"));
+}
+
+/* ------------------------------------------------------------------------- */
+/* Random faults: whatever happens, the upload ends, and DONE means stored     */
+
+Test(upload, random_faults_keep_the_invariants)
+{
+    int done = 0, failed = 0;
+    for (uint64_t seed = 1; seed <= 300; seed++) {
+        setup_fake();
+        F->chaos_seed = seed * UINT64_C(0x9E3779B97F4A7C15);
+        F->cfg.parts_held_max = 2 + (uint32_t)(seed % 3);
+        F->cfg.concurrency = 1 + (uint32_t)(seed % 4);
+        F->cfg.attempts_max = 3 + (uint32_t)(seed % 4);
+        cr_assert(start());
+        size_t len = (size_t)(chaos_next() % (6 * PART));
+        uint8_t *body = make_body(len, (uint32_t)seed);
+        static const size_t slices[] = {1, 100, 999, 37, 4000};
+        struct producer pr = {.data = body, .len = len, .slices = slices + seed % 4, .nslices = 2};
+        unsigned w = run(&pr);
+        cr_assert(w == S3_UPLOAD_WANT_DONE || w == S3_UPLOAD_WANT_FAILED, "seed %" PRIu64 ": stuck", seed);
+        const struct s3_upload_error *e = s3_upload_error(F->u);
+        if (w == S3_UPLOAD_WANT_DONE) {
+            done++;
+            cr_assert_eq(e->code, S3_UPLOAD_ERR_NONE);
+            assert_stored(body, len, len <= PART ? 1 : (uint32_t)((len + PART - 1) / PART), len > PART);
+        } else {
+            failed++;
+            cr_assert_neq(e->code, S3_UPLOAD_ERR_NONE, "seed %" PRIu64, seed);
+            cr_assert_gt(strlen(e->msg), 20, "seed %" PRIu64 ": %s", seed, e->msg);
+            cr_assert_null(strstr(e->msg, F->cred.secret_access_key));
+        }
+        /* Nothing after the end, and every request was answered. */
+        for (size_t i = 0; i < F->nlog; i++) cr_assert(F->log[i].answered);
+        struct s3_upload_now n = now();
+        struct s3_upload_request req;
+        cr_assert_not(s3_upload_request_take(F->u, &n, &req));
+        free(body);
+        teardown();
+    }
+    cr_log_info("random faults: %d done, %d failed", done, failed);
+    cr_assert_gt(done, 30, "done %d", done);
+    cr_assert_gt(failed, 30, "failed %d", failed);
 }
