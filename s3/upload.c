@@ -253,13 +253,31 @@ static uint8_t *up_buffer(const struct s3_upload *u, int index)
     return u->mem + (size_t)index * (size_t)u->cfg.part_size_bytes;
 }
 
-static struct s3_upload_part *up_part_of(struct s3_upload *u, struct s3_upload_opstate *op)
+/* The part buffer whose request `op` is, or -1 for the control request. */
+static int part_index(const struct s3_upload *u, const struct s3_upload_opstate *op)
 {
-    if (op == &u->ctl) return NULL;
-    struct s3_upload_part *p = (struct s3_upload_part *)(void *)((char *)op -
-                                                                 offsetof(struct s3_upload_part, op));
-    assert(p >= u->parts && p < u->parts + u->cfg.parts_held_max);
-    return p;
+    if (op == &u->ctl) return -1;
+    for (uint32_t i = 0; i < u->cfg.parts_held_max; i++)
+        if (op == &u->parts[i].op) return (int)i;
+    assert(!"an op that is neither the control request nor a part's");
+    return -1;
+}
+
+static struct s3_upload_part *up_part_of(struct s3_upload *u, const struct s3_upload_opstate *op)
+{
+    int i = part_index(u, op);
+    return i < 0 ? NULL : &u->parts[i];
+}
+
+/* 16 bytes as 32 lowercase hex digits and a NUL. */
+static void hex16(const uint8_t d[16], char out[33])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[32] = '\0';
 }
 
 static void up_op_ready(struct s3_upload_opstate *op, enum s3_upload_op kind, int64_t not_before_ms)
@@ -270,12 +288,14 @@ static void up_op_ready(struct s3_upload_opstate *op, enum s3_upload_op kind, in
     op->slot = -1;
 }
 
+/* "UploadPart 3 of s3://bucket/key", "PutObject of s3://bucket/key" */
 static void up_describe(const struct s3_upload *u, const struct s3_upload_opstate *op, char *out,
-                 size_t cap)
+                        size_t cap)
 {
-    const struct s3_upload_part *p = up_part_of((struct s3_upload *)u, (struct s3_upload_opstate *)op);
-    if (p != NULL)
-        snprintf(out, cap, "UploadPart %" PRIu32 " of s3://%s/%s", p->number, u->bucket, u->key_text);
+    int i = part_index(u, op);
+    if (i >= 0)
+        snprintf(out, cap, "UploadPart %" PRIu32 " of s3://%s/%s", u->parts[i].number, u->bucket,
+                 u->key_text);
     else
         snprintf(out, cap, "%s of s3://%s/%s", s3_upload_op_name(op->kind), u->bucket, u->key_text);
 }
@@ -288,6 +308,8 @@ static void cancel_ready(struct s3_upload *u)
         if (u->parts[i].op.state == UP_OP_READY) u->parts[i].op.state = UP_OP_IDLE;
 }
 
+/* While failing: when nothing is in flight any more, abort the multipart upload
+ * (if one was created and is not known to be gone) or fail. */
 static void up_finish_failing(struct s3_upload *u)
 {
     assert(u->failing);
@@ -301,8 +323,10 @@ static void up_finish_failing(struct s3_upload *u)
     u->phase = UP_PH_FAILED;
 }
 
-static void up_give_up(struct s3_upload *u, enum s3_upload_err code, int http_status, const char *s3_code,
-                const char *request_id, const char *msg)
+/* Starts giving up with this error (the first one wins): nothing new is sent; once
+ * the requests in flight are answered, a multipart upload is aborted. */
+static void up_give_up(struct s3_upload *u, enum s3_upload_err code, int http_status,
+                       const char *s3_code, const char *request_id, const char *msg)
 {
     assert(code != S3_UPLOAD_ERR_NONE);
     if (!u->failing) {
@@ -338,13 +362,9 @@ static void expected_multipart_etag(struct s3_upload *u)
     br_md5_update(&md5, u->md5s, (size_t)u->part_count * 16);
     uint8_t d[16];
     br_md5_out(&md5, d);
-    static const char hex[] = "0123456789abcdef";
-    char *o = u->expected_etag;
-    for (int i = 0; i < 16; i++) {
-        *o++ = hex[d[i] >> 4];
-        *o++ = hex[d[i] & 15];
-    }
-    snprintf(o, sizeof u->expected_etag - 32, "-%" PRIu32, u->part_count);
+    char h[33];
+    hex16(d, h);
+    snprintf(u->expected_etag, sizeof u->expected_etag, "%s-%" PRIu32, h, u->part_count);
 }
 
 /* The CompleteMultipartUpload body, written over the (all free) part buffers:
@@ -360,16 +380,11 @@ static void build_complete(struct s3_upload *u)
     char *out = (char *)u->mem;
     size_t cap = buffer_region_bytes(&u->cfg);
     assert(cap >= complete_bytes_max(u->part_count));
-    static const char hex[] = "0123456789abcdef";
     size_t n = (size_t)snprintf(out, cap, "<CompleteMultipartUpload "
                                 "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\n");
     for (uint32_t k = 0; k < u->part_count; k++) {
         char etag[33];
-        for (int i = 0; i < 16; i++) {
-            etag[2 * i] = hex[u->md5s[k][i] >> 4];
-            etag[2 * i + 1] = hex[u->md5s[k][i] & 15];
-        }
-        etag[32] = '\0';
+        hex16(u->md5s[k], etag);
         int w = snprintf(out + n, cap - n,
                          "<Part><PartNumber>%" PRIu32 "</PartNumber><ETag>\"%s\"</ETag></Part>\n",
                          k + 1, etag);
@@ -1025,16 +1040,6 @@ static void up_abort_failed(struct s3_upload *u, const char *msg)
 /* ------------------------------------------------------------------------- */
 /* Answers in: checking what succeeded                                         */
 
-static void hex16(const uint8_t d[16], char out[33])
-{
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[32] = '\0';
-}
-
 /* An ETag as sent ("\"abc\"", quotes optional) against the expected unquoted value. */
 static bool etag_matches(const char *got, const char *want)
 {
@@ -1300,9 +1305,10 @@ static enum s3_upload_outcome while_failing(struct s3_upload *u, struct s3_uploa
                                             const struct http_response *r, const char *body,
                                             size_t len)
 {
-    if (op->kind == S3_UPLOAD_OP_CREATE && r != NULL && r->status >= 200 && r->status <= 299 &&
-        s3_xml_verdict(body, len, "InitiateMultipartUploadResult") == S3_XML_VERDICT_OK &&
-        !read_upload_id(body, len, u->upload_id, sizeof u->upload_id))
+    bool created = op->kind == S3_UPLOAD_OP_CREATE && r != NULL && r->status >= 200 &&
+                   r->status <= 299 &&
+                   s3_xml_verdict(body, len, "InitiateMultipartUploadResult") == S3_XML_VERDICT_OK;
+    if (created && !read_upload_id(body, len, u->upload_id, sizeof u->upload_id))
         u->upload_id[0] = '\0';
     up_finish_failing(u);
     return S3_UPLOAD_OUTCOME_IGNORED;

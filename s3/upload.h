@@ -250,7 +250,7 @@ struct s3_upload_error {
 };
 
 /* ------------------------------------------------------------------------- */
-/* The state (caller-owned, ~470 KiB: allocate it once per concurrent upload).  */
+/* The state (caller-owned, ~480 KiB: allocate it once per concurrent upload).  */
 
 struct s3_upload_opstate {
     uint8_t kind;                       /* enum s3_upload_op */
