@@ -189,8 +189,9 @@ def verify(method, raw_path, raw_query, headers, credentials, regions, now):
         values = lower.get(name)
         return None if values is None else ",".join(values)
 
-    if "x-amz-algorithm" in {unquote_to_bytes(p.partition("=")[0]).decode("latin-1").lower()
-                             for p in raw_query.split("&")}:
+    names = {unquote_to_bytes(p.partition("=")[0]).decode("latin-1").lower()
+             for p in raw_query.split("&")}
+    if "x-amz-algorithm" in names or {"signature", "awsaccesskeyid"} <= names:
         raise S3Error(403, "AccessDenied",
                       "Query-string (presigned) authentication is not supported by the test front; "
                       "sign with the Authorization header.")

@@ -119,7 +119,7 @@ def boto3_client(endpoint, ca_file=None, r2_compatible=True, **config):
     requires them; path-style addressing; payload signing stays on (SHA-256 of the body)."""
     import boto3
     from botocore.config import Config
-    opts = {"s3": {"addressing_style": "path"}, "retries": {"max_attempts": 1, "mode": "standard"},
+    opts = {"s3": {"addressing_style": "path"}, "retries": {"total_max_attempts": 1, "mode": "standard"},
             "connect_timeout": 10, "read_timeout": 60}
     if r2_compatible:
         opts["request_checksum_calculation"] = "when_required"

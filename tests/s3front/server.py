@@ -17,6 +17,7 @@ reaches moto complete, and moto (werkzeug) drops a request whose body ends early
 import email.utils
 import http.client
 import json
+import queue
 import select
 import socket
 import socketserver
@@ -40,6 +41,7 @@ MAX_HEAD = 64 << 10
 MAX_HEADERS = 200
 CHUNK = 1 << 20
 STREAM_MIN = 1 << 20
+STREAM_BUFFERS = 8
 DRAIN_MAX = 1 << 30
 IDLE_TIMEOUT_S = 60
 HOLD_MAX_S = 3600
@@ -428,7 +430,7 @@ class Front:
     def _answer_error(self, conn, ctx, e):
         """Answers an S3Error; drains an unread body to keep the connection if possible."""
         req, entry = ctx["req"], ctx["entry"]
-        close = e.close
+        close = e.close or (ctx.get("http_chunked") and not ctx["body_read"])
         if not ctx["body_read"] and not close:
             cl = ctx["cl"]
             expecting = (req.get("expect") or "").lower() == "100-continue"
@@ -479,11 +481,23 @@ class Front:
         r2 = st.r2_for(req.bucket)
 
         # 1. framing
-        if "transfer-encoding" in req.h:
-            raise not_implemented("A header you provided implies functionality that is not "
-                                  "implemented (Transfer-Encoding; send Content-Length).",
-                                  header="Transfer-Encoding", close=True)
+        content_sha = req.get("x-amz-content-sha256") or ""
+        encodings = [e.strip().lower() for e in (req.get("content-encoding") or "").split(",")
+                     if e.strip()]
+        chunked = "aws-chunked" in encodings or content_sha in sigv4.STREAMING
         cls = req.h.get("content-length", [])
+        te = req.get("transfer-encoding")
+        if te is not None:
+            # S3 takes HTTP chunked framing only around an aws-chunked body (what botocore
+            # sends for trailing checksums over TLS); R2 takes none of it.
+            if cls:
+                raise bad_request("both Transfer-Encoding and Content-Length")
+            if te.strip().lower() != "chunked" or not chunked or r2:
+                hint = "R2 takes Content-Length bodies only" if r2 else "send Content-Length"
+                raise not_implemented("A header you provided implies functionality that is not "
+                                      f"implemented (Transfer-Encoding: {te[:40]}; {hint}).",
+                                      header="Transfer-Encoding", close=True)
+            ctx["http_chunked"] = True
         if len(cls) > 1:
             raise bad_request("more than one Content-Length header")
         if cls:
@@ -492,7 +506,7 @@ class Front:
             cl = int(cls[0])
         else:
             cl = 0
-            if req.method == "PUT":
+            if req.method == "PUT" and te is None:
                 raise S3Error(411, "MissingContentLength",
                               "You must provide the Content-Length HTTP header.")
         ctx["cl"] = cl
@@ -512,10 +526,6 @@ class Front:
                               close=True)
 
         # 2. R2 rules that only need the headers
-        content_sha = req.get("x-amz-content-sha256") or ""
-        encodings = [e.strip().lower() for e in (req.get("content-encoding") or "").split(",")
-                     if e.strip()]
-        chunked = "aws-chunked" in encodings or content_sha in sigv4.STREAMING
         if r2:
             self._r2_headers(req, content_sha, encodings)
         if content_sha in sigv4.STREAMING_ECDSA:
@@ -641,9 +651,43 @@ class Front:
         ctx["body_read"] = True
         return body
 
+    def _read_http_chunked(self, conn, ctx, limit=5 << 30):
+        """An HTTP/1.1 chunked body (RFC 9112 7.1): size lines, data, CRLF, ..., 0, trailer."""
+        out = bytearray()
+        while True:
+            line = conn.readline()
+            if not line.endswith(b"\r\n"):
+                raise bad_request("chunked body: chunk-size line without CRLF")
+            size_text = line[:-2].split(b";", 1)[0].strip()
+            if not size_text or len(size_text) > 15 or \
+                    any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+                raise bad_request(f"chunked body: bad chunk size {size_text[:20]!r}")
+            size = int(size_text, 16)
+            if len(out) + size > limit:
+                raise bad_request("chunked body larger than 5 GiB")
+            if size == 0:
+                break
+            start = len(out)
+            out += bytes(size)
+            conn.read_into(memoryview(out)[start:])
+            if conn.readline() != b"\r\n":
+                raise bad_request("chunked body: no CRLF after chunk data")
+            ctx["entry"]["body_bytes"] = len(out)
+        while True:               # trailer section (HTTP level; aws trailers are inside)
+            line = conn.readline()
+            if line == b"\r\n":
+                break
+            if not line.endswith(b"\r\n"):
+                raise bad_request("chunked body: bad trailer line")
+        ctx["body_read"] = True
+        return out
+
     def _read_chunked(self, conn, ctx, auth, md5, header_checksums):
         req = ctx["req"]
-        raw = self._read_body(conn, ctx, ctx["cl"], None)
+        if ctx.get("http_chunked"):
+            raw = self._read_http_chunked(conn, ctx)
+        else:
+            raw = self._read_body(conn, ctx, ctx["cl"], None)
         trailer_names = [t.strip().lower() for t in (req.get("x-amz-trailer") or "").split(",")
                          if t.strip()]
         decoded, trailers = sigv4.decode_aws_chunked(raw, auth, trailer_names)
@@ -672,36 +716,58 @@ class Front:
         return decoded, headers, checker
 
     def _stream(self, conn, ctx, checker):
-        """PutObject/UploadPart without a fault: body to moto as it arrives, last piece
-        only after the digests matched."""
+        """PutObject/UploadPart without a fault: the body goes to moto as it arrives (a
+        sender thread overlaps the two sockets), except the last piece, sent only once
+        the digests matched."""
         req, entry, cl = ctx["req"], ctx["entry"], ctx["cl"]
         up = Upstream(*self.upstream)
-        up_error = None
+        up_error = []
         try:
             up.start(req.method, req.target, _forward_headers(req, cl))
         except OSError as e:
-            up_error = e
-        buf = bytearray(CHUNK)
-        mv = memoryview(buf)
+            up_error.append(e)
+        free = queue.Queue()
+        for _ in range(STREAM_BUFFERS):
+            free.put(bytearray(CHUNK))
+        full = queue.Queue()
+
+        def sender():
+            while True:
+                item = full.get()
+                if item is None:
+                    return
+                buf, n = item
+                if not up_error:
+                    try:
+                        up.send(memoryview(buf)[:n])
+                    except OSError as e:
+                        up_error.append(e)
+                free.put(buf)
+
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
         pos = 0
         held = None
         try:
             while pos < cl:
                 n = min(CHUNK, cl - pos)
-                conn.read_into(mv[:n])
-                checker.update(mv[:n])
+                buf = free.get()
+                mv = memoryview(buf)[:n]
+                conn.read_into(mv)
+                checker.update(mv)
                 pos += n
                 entry["body_bytes"] = pos
                 if pos == cl:
-                    held = bytes(mv[:n])
-                elif up_error is None:
-                    try:
-                        up.send(mv[:n])
-                    except OSError as e:
-                        up_error = e
+                    held = bytes(mv)
+                else:
+                    full.put((buf, n))
         except _Closed:
+            full.put(None)
+            t.join()
             up.close()
             raise
+        full.put(None)
+        t.join()
         ctx["body_read"] = True
         try:
             checker.finish()
@@ -710,15 +776,15 @@ class Front:
             raise
         if checker.unverified:
             self.state.log_update(entry, unverified_checksums=checker.unverified)
-        if up_error is None:
+        if not up_error:
             try:
                 up.send(held)
                 resp = up.response()
             except (OSError, http.client.HTTPException) as e:
-                up_error = e
-        if up_error is not None:
+                up_error.append(e)
+        if up_error:
             up.close()
-            raise S3Error(500, "InternalError", f"the front could not reach moto: {up_error}")
+            raise S3Error(500, "InternalError", f"the front could not reach moto: {up_error[0]}")
         try:
             return self._relay(conn, ctx, resp)
         finally:
@@ -985,4 +1051,8 @@ def tls_context(cert_file, key_file):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert_file, key_file)
+    # No TLS 1.3 session tickets: they arrive after the handshake and make the socket
+    # readable with no HTTP bytes, which fools clients waiting for `100 Continue`
+    # (botocore then blocks reading a status line that never comes).
+    ctx.num_tickets = 0
     return ctx
