@@ -918,7 +918,11 @@ class Front:
                     numbers.append(int(child.text))
         if not numbers:
             return
-        sizes = self._list_part_sizes(req)
+        try:
+            sizes = self._list_part_sizes(req)
+        except (OSError, http.client.HTTPException, ET.ParseError, ValueError, KeyError) as e:
+            self.note(f"ListParts at moto failed ({e}); part sizes not checked")
+            return
         if any(n not in sizes for n in numbers):
             return            # moto answers InvalidPart
         minimum = int(self.state.settings["r2_min_part_bytes"])
