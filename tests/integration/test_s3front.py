@@ -677,6 +677,19 @@ def test_request_timeout_and_slow_fault(inst, bucket, moto):
     assert moto.get_object(Bucket=bucket, Key="k")["Body"].read() == b"y" * (MiB // 2)
 
 
+def test_close_fault_and_a_fresh_connection(inst, bucket, moto):
+    s3 = client(inst, retries={"total_max_attempts": 2, "mode": "standard"})
+    s3.put_object(Bucket=bucket, Key="k0", Body=b"0")
+    inst.control.fault("close", op="PutObject", bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k1", Body=b"1")      # answered, then closed
+    s3.put_object(Bucket=bucket, Key="k2", Body=b"2")
+    log = inst.control.log(bucket=bucket)
+    assert [e["status"] for e in log] == [200, 200, 200]
+    assert log[1]["state"] == "closed_after"
+    assert log[0]["conn"] == log[1]["conn"] != log[2]["conn"]
+    assert moto.get_object(Bucket=bucket, Key="k1")["Body"].read() == b"1"
+
+
 def test_control_api_validates(inst):
     with pytest.raises(RuntimeError, match="kind"):
         inst.control.fault("explode")
@@ -739,6 +752,7 @@ MALFORMED = [
     b"GET /x HTTP/1.1\r\nHost: a\r\nX: " + b"a" * 70000 + b"\r\n\r\n",
     b"GET /x HTTP/1.1\r\nHo st: a\r\n\r\n",
     b"GET /x HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n",
+    b"PUT /b/k HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999\r\n\r\n",
 ]
 
 

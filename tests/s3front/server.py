@@ -43,6 +43,7 @@ CHUNK = 1 << 20
 STREAM_MIN = 1 << 20
 STREAM_BUFFERS = 8
 DRAIN_MAX = 1 << 30
+MAX_BODY = 5 << 30
 IDLE_TIMEOUT_S = 60
 HOLD_MAX_S = 3600
 CHECKSUM_ALGS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
@@ -504,6 +505,10 @@ class Front:
             if not cls[0].isdigit() or len(cls[0]) > 15:
                 raise bad_request(f"invalid Content-Length {cls[0][:40]!r}")
             cl = int(cls[0])
+            if cl > MAX_BODY:
+                raise S3Error(400, "EntityTooLarge",
+                              "Your proposed upload exceeds the maximum allowed size",
+                              ProposedSize=cl, MaxSizeAllowed=MAX_BODY, close=True)
         else:
             cl = 0
             if req.method == "PUT" and te is None:
@@ -604,9 +609,13 @@ class Front:
             self._r2_complete(req, fwd_body)
 
         # 8. faults that answer instead of moto, or moto
-        if fault is not None and fault["kind"] != "slow":
+        if fault is not None and fault["kind"] not in ("slow", "close"):
             return self._fault_answer(conn, ctx, fault, fwd_headers, fwd_body)
-        return self._forward(conn, ctx, fwd_headers, fwd_body)
+        keep = self._forward(conn, ctx, fwd_headers, fwd_body)
+        if fault is not None and fault["kind"] == "close":
+            self.state.log_update(entry, state="closed_after")
+            return False       # answered normally, then the connection closes unannounced
+        return keep
 
     def _r2_headers(self, req, content_sha, encodings):
         if content_sha in sigv4.STREAMING:

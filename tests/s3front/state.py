@@ -19,6 +19,7 @@ Faults (fire on the next `count` matching requests, after skipping `skip`)
         | complete_error (200 OK with an <Error> body, as CompleteMultipartUpload may)
         | request_timeout (read `after_bytes`, then 400 RequestTimeout and close)
         | slow (read the request body at `rate_bytes_per_s`, then answer normally)
+        | close (answer normally, then close the connection without announcing it)
         | error (any `status`, `code`, `message`)
   match: op (e.g. PutObject, UploadPart, CreateMultipartUpload,
          CompleteMultipartUpload, or a list), method, bucket, key_contains
@@ -29,7 +30,7 @@ import threading
 import time
 
 FAULT_KINDS = ("internal_error", "slow_down", "reset", "stall", "complete_error",
-               "request_timeout", "slow", "error")
+               "request_timeout", "slow", "close", "error")
 EXPECT_MODES = ("auto", "continue", "ignore", "reject")
 LOG_LIMIT = 20000
 
