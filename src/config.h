@@ -115,6 +115,8 @@ struct config_s3 {
     enum config_addressing addressing; /* resolved */
     uint64_t part_size;
     uint64_t uploads_in_flight;
+    uint64_t request_timeout_ms;
+    uint64_t max_attempts;
     char ca_file[CONFIG_PATH_MAX + 1]; /* "" = the system bundle */
     char key_template[CONFIG_TEMPLATE_MAX + 1];
     char access_key_id[CONFIG_KEY_ID_MAX + 1];
