@@ -3,7 +3,11 @@
 #include <assert.h>
 #include <string.h>
 
-enum { DICT_MIN_SLOTS = 256 };
+enum {
+    DICT_MIN_SLOTS = 256,
+    DICT_BLOCK = 32,        /* values hashed (slots prefetched) ahead of probing */
+    DICT_CACHED_SLOTS = 1 << 14, /* tables up to this many slots are probed directly */
+};
 
 static inline uint64_t mix64(uint64_t x)
 {
@@ -82,12 +86,13 @@ void pq_dict_start(struct pq_dict *d, uint32_t width, const uint8_t *values,
 {
     assert(width <= 16);
     assert(width > 0 || offsets != NULL);
-    /* All-zero is empty in every slot layout. */
-    if (d->count > 0) memset(d->slots, 0, d->table_words * sizeof *d->slots);
+    /* All-zero is empty in every slot layout; only what the last chunk used
+     * is dirty. */
+    if (d->count > 0) memset(d->slots, 0, d->slot_count * slot_words(d) * sizeof *d->slots);
     d->count = 0;
     d->plain_bytes = 0;
     d->width = width;
-    d->slot_count = d->table_words / slot_words(d);
+    d->slot_count = 0;
     pq_buf_clear(&d->entries);
     pq_buf_clear(&d->firsts);
     d->src_values = values;
@@ -100,93 +105,123 @@ size_t pq_dict_mem_bytes(const struct pq_dict *d)
     return d->table_words * sizeof *d->slots + d->entries.cap + d->firsts.cap;
 }
 
-/* The hash of entry e. */
+/* BYTE_ARRAY entries are 24-byte records:
+ *
+ *   +-----------+-----------+------------------+------------------+
+ *   | start u32 | len u32   | prefix word a    | prefix word b    |
+ *   +-----------+-----------+------------------+------------------+
+ *     in the arena            bytes 0..7 and 8..15 of the value, little-endian,
+ *                             zero-padded: short values (<= 16 bytes) compare
+ *                             as two words, longer ones check them first. */
+enum { REC_BYTES = 24, SHORT_BYTES = 16 };
+
+struct prefix {
+    uint64_t a, b;
+};
+
+/* The first 16 bytes of p[0, n), zero-padded. With `wide`, 16 bytes may be
+ * read at p whatever n is (the caller knows the memory is there). */
+static inline struct prefix prefix_of(const uint8_t *p, uint32_t n, bool wide)
+{
+    struct prefix k;
+    if (wide) {
+        k.a = pq_load_u64le(p);
+        k.b = pq_load_u64le(p + 8);
+        k.a &= n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
+        k.b &= n >= 16 ? ~(uint64_t)0 : n <= 8 ? 0 : ((uint64_t)1 << (8 * (n - 8))) - 1;
+        return k;
+    }
+    uint8_t buf[SHORT_BYTES] = {0};
+    memcpy(buf, p, n < SHORT_BYTES ? n : SHORT_BYTES);
+    k.a = pq_load_u64le(buf);
+    k.b = pq_load_u64le(buf + 8);
+    return k;
+}
+
+/* The hash of a BYTE_ARRAY value: from its prefix words for short values
+ * (no loop, no branch on the length), over all the bytes for longer ones. */
+static inline uint64_t hash_value(const uint8_t *p, uint32_t n, struct prefix k)
+{
+    if (n > SHORT_BYTES) return pq_hash_bytes(p, n);
+    return mix64((k.a * 0x9E3779B97F4A7C15ULL) ^ rotl64(k.b * 0xC2B2AE3D27D4EB4FULL, 31) ^
+                 ((uint64_t)n * 0x165667B19E3779F9ULL));
+}
+
+static inline const uint8_t *rec_of(const struct pq_dict *d, uint32_t e)
+{
+    return d->entries.data + (size_t)REC_BYTES * e;
+}
+
+/* Does entry e hold p[0, n) (whose prefix words are k)? */
+static inline bool rec_same(const struct pq_dict *d, uint32_t e, const uint8_t *p, uint32_t n, struct prefix k)
+{
+    const uint8_t *r = rec_of(d, e);
+    if (pq_load_u32le(r + 4) != n || pq_load_u64le(r + 8) != k.a || pq_load_u64le(r + 16) != k.b) return false;
+    return n <= SHORT_BYTES || memcmp(d->src_arena + pq_load_u32le(r) + SHORT_BYTES, p + SHORT_BYTES,
+                                      n - SHORT_BYTES) == 0;
+}
+
+/* The hash of entry e (the same as of the value it holds). */
 static uint64_t entry_hash(const struct pq_dict *d, uint32_t e)
 {
     if (d->width == 4) return mix64(pq_load_u32le(d->entries.data + 4 * (size_t)e));
     if (d->width == 8) return mix64(pq_load_u64le(d->entries.data + 8 * (size_t)e));
     if (d->width > 0) return pq_hash_bytes(d->entries.data + (size_t)d->width * e, d->width);
-    uint32_t j = pq_load_u32le(d->entries.data + 4 * (size_t)e);
-    uint32_t start = d->src_offsets[j];
-    return pq_hash_bytes(d->src_arena + start, d->src_offsets[j + 1] - start);
+    const uint8_t *r = rec_of(d, e);
+    struct prefix k = {pq_load_u64le(r + 8), pq_load_u64le(r + 16)};
+    uint32_t n = pq_load_u32le(r + 4);
+    return hash_value(d->src_arena + pq_load_u32le(r), n, k);
 }
 
-/* Grows the table (load factor at most 1/2): see ensure_room. Slot layouts:
+/* Rebuilds the table with room for `extra` more entries at a load of at most
+ * 1/2. Slot layouts:
  *
  *   width 4:  [ key (32) | entry + 1 (32) ]
  *   width 8:  [ key (64) ] [ entry + 1 (64) ]
  *   others:   [ hash tag (32) | entry + 1 (32) ]       (then compare the entry)
- */
-static bool grow(struct pq_dict *d)
+ *
+ * The entries are re-inserted from the entry list (not from the old slots),
+ * so a table allocated for an earlier, larger chunk is reused in place. */
+static bool grow(struct pq_dict *d, size_t extra)
 {
     size_t words = slot_words(d);
+    size_t need = ((size_t)d->count + extra) * 2;
     size_t n = d->slot_count < DICT_MIN_SLOTS ? DICT_MIN_SLOTS : d->slot_count * 2;
-    uint64_t *slots = pq_mem_realloc(d->mem, NULL, 0, n * words * sizeof *slots);
-    if (slots == NULL) return false;
-    memset(slots, 0, n * words * sizeof *slots);
-    size_t mask = n - 1;
-    for (size_t p = 0; p < d->slot_count; p++) {
-        const uint64_t *old = d->slots + p * words;
-        if (old[words - 1] == 0) continue;
-        uint64_t h = d->width == 4 ? mix64(old[0] >> 32)
-                   : d->width == 8 ? mix64(old[0])
-                                   : entry_hash(d, (uint32_t)old[0] - 1);
-        size_t pos = (size_t)h & mask;
-        while (slots[pos * words + words - 1] != 0) pos = (pos + 1) & mask;
-        memcpy(slots + pos * words, old, words * sizeof *slots);
-        if (d->width != 4 && d->width != 8)
-            slots[pos] = (h >> 32) << 32 | (old[0] & 0xFFFFFFFFu);
+    while (n < need) n *= 2;
+    if (n * words > d->table_words) {
+        uint64_t *slots = pq_mem_realloc(d->mem, NULL, 0, n * words * sizeof *slots);
+        if (slots == NULL) return false;
+        pq_mem_free(d->mem, d->slots, d->table_words * sizeof *d->slots);
+        d->slots = slots;
+        d->table_words = n * words;
     }
-    pq_mem_free(d->mem, d->slots, d->table_words * sizeof *d->slots);
-    d->slots = slots;
+    memset(d->slots, 0, n * words * sizeof *d->slots);
     d->slot_count = n;
-    d->table_words = n * words;
+    size_t mask = n - 1;
+    for (uint32_t e = 0; e < d->count; e++) {
+        uint64_t h = entry_hash(d, e);
+        size_t pos = (size_t)h & mask;
+        while (d->slots[pos * words + words - 1] != 0) pos = (pos + 1) & mask;
+        if (d->width == 4) {
+            d->slots[pos] = (uint64_t)pq_load_u32le(d->entries.data + 4 * (size_t)e) << 32 | ((uint64_t)e + 1);
+        } else if (d->width == 8) {
+            d->slots[2 * pos] = pq_load_u64le(d->entries.data + 8 * (size_t)e);
+            d->slots[2 * pos + 1] = (uint64_t)e + 1;
+        } else {
+            d->slots[pos] = (h >> 32) << 32 | ((uint64_t)e + 1);
+        }
+    }
     return true;
 }
 
-static inline bool ensure_room(struct pq_dict *d)
+/* Room for `extra` more entries (a block's worth) without passing load 1/2. */
+static inline bool ensure_room(struct pq_dict *d, size_t extra)
 {
-    return ((size_t)d->count + 1) * 2 <= d->slot_count || grow(d);
+    return ((size_t)d->count + extra) * 2 <= d->slot_count || grow(d, extra);
 }
 
-/* One interning loop per key shape; KEY loads value i, HASH hashes it, SAME
- * compares it with entry e, PUT stores it as a new entry, SIZE is its PLAIN
- * size. */
-#define DICT_LOOP(KEYT, KEY, HASH, SAME, PUT, SIZE)                                   \
-    for (size_t i = from; i < to; i++) {                                              \
-        if (!ensure_room(d)) return PQ_DICT_NOMEM;                                    \
-        KEYT key = KEY;                                                               \
-        uint64_t h = HASH;                                                            \
-        uint32_t tag = (uint32_t)(h >> 32);                                           \
-        size_t mask = d->slot_count - 1;                                              \
-        size_t pos = (size_t)h & mask;                                                \
-        for (;;) {                                                                    \
-            uint64_t s = d->slots[pos];                                               \
-            if (s == 0) {                                                             \
-                size_t size = SIZE;                                                   \
-                if (d->count >= max_entries || size > max_bytes - d->plain_bytes)     \
-                    return PQ_DICT_FULL;                                              \
-                uint32_t e = d->count;                                                \
-                PUT;                                                                  \
-                if (d->entries.failed || d->firsts.failed) return PQ_DICT_NOMEM;      \
-                d->slots[pos] = (uint64_t)tag << 32 | ((uint64_t)e + 1);              \
-                d->count++;                                                           \
-                d->plain_bytes += size;                                               \
-                idx[i - from] = e;                                                    \
-                break;                                                                \
-            }                                                                         \
-            if ((uint32_t)(s >> 32) == tag) {                                         \
-                uint32_t e = (uint32_t)s - 1;                                         \
-                if (SAME) {                                                           \
-                    idx[i - from] = e;                                                \
-                    break;                                                            \
-                }                                                                     \
-            }                                                                         \
-            pos = (pos + 1) & mask;                                                   \
-        }                                                                             \
-    }
-
-/* New entry e for value i: limits, then the entry and its first use. */
+/* New entry e = d->count for value i: limits, then PUT stores the entry, then
+ * its first use. */
 #define DICT_NEW_ENTRY(SIZE, PUT)                                                     \
     do {                                                                              \
         if (d->count >= max_entries || (SIZE) > max_bytes - d->plain_bytes)           \
@@ -198,26 +233,41 @@ static inline bool ensure_room(struct pq_dict *d)
         d->plain_bytes += (SIZE);                                                     \
     } while (0)
 
+static inline size_t block_len(size_t b, size_t to)
+{
+    return to - b < DICT_BLOCK ? to - b : DICT_BLOCK;
+}
+
 /* 4-byte keys: the key is in the slot, one memory access per probe. */
 static enum pq_dict_result add_u32(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                    uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
-    for (size_t i = from; i < to; i++) {
-        if (!ensure_room(d)) return PQ_DICT_NOMEM;
-        uint32_t key = pq_load_u32le(src + 4 * i);
+    size_t first[DICT_BLOCK];
+    for (size_t b = from; b < to; b += DICT_BLOCK) {
+        size_t n = block_len(b, to);
+        if (!ensure_room(d, n)) return PQ_DICT_NOMEM;
+        uint64_t *slots = d->slots;
         size_t mask = d->slot_count - 1;
-        size_t pos = (size_t)mix64(key) & mask;
-        uint64_t s;
-        while ((s = d->slots[pos]) != 0 && (uint32_t)(s >> 32) != key) pos = (pos + 1) & mask;
-        if (s != 0) {
-            idx[i - from] = (uint32_t)s - 1;
-            continue;
+        for (size_t k = 0; k < n; k++) {
+            first[k] = (size_t)mix64(pq_load_u32le(src + 4 * (b + k))) & mask;
+            __builtin_prefetch(slots + first[k]);
         }
-        uint32_t e = d->count;
-        DICT_NEW_ENTRY(4, pq_buf_u32le(&d->entries, key));
-        d->slots[pos] = (uint64_t)key << 32 | ((uint64_t)e + 1);
-        idx[i - from] = e;
+        for (size_t k = 0; k < n; k++) {
+            size_t i = b + k;
+            uint32_t key = pq_load_u32le(src + 4 * i);
+            size_t pos = first[k];
+            uint64_t s;
+            while ((s = slots[pos]) != 0 && (uint32_t)(s >> 32) != key) pos = (pos + 1) & mask;
+            if (s != 0) {
+                idx[i - from] = (uint32_t)s - 1;
+                continue;
+            }
+            uint32_t e = d->count;
+            DICT_NEW_ENTRY(4, pq_buf_u32le(&d->entries, key));
+            slots[pos] = (uint64_t)key << 32 | ((uint64_t)e + 1);
+            idx[i - from] = e;
+        }
     }
     return PQ_DICT_OK;
 }
@@ -227,60 +277,147 @@ static enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, ui
                                    uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
-    for (size_t i = from; i < to; i++) {
-        if (!ensure_room(d)) return PQ_DICT_NOMEM;
-        uint64_t key = pq_load_u64le(src + 8 * i);
+    size_t first[DICT_BLOCK];
+    for (size_t b = from; b < to; b += DICT_BLOCK) {
+        size_t n = block_len(b, to);
+        if (!ensure_room(d, n)) return PQ_DICT_NOMEM;
+        uint64_t *slots = d->slots;
         size_t mask = d->slot_count - 1;
-        size_t pos = (size_t)mix64(key) & mask;
-        uint64_t *sl;
-        while ((sl = d->slots + 2 * pos)[1] != 0 && sl[0] != key) pos = (pos + 1) & mask;
-        if (sl[1] != 0) {
-            idx[i - from] = (uint32_t)sl[1] - 1;
-            continue;
+        for (size_t k = 0; k < n; k++) {
+            first[k] = (size_t)mix64(pq_load_u64le(src + 8 * (b + k))) & mask;
+            __builtin_prefetch(slots + 2 * first[k]);
         }
-        uint32_t e = d->count;
-        DICT_NEW_ENTRY(8, pq_buf_put(&d->entries, src + 8 * i, 8));
-        sl[0] = key;
-        sl[1] = (uint64_t)e + 1;
-        idx[i - from] = e;
+        for (size_t k = 0; k < n; k++) {
+            size_t i = b + k;
+            uint64_t key = pq_load_u64le(src + 8 * i);
+            size_t pos = first[k];
+            uint64_t *sl;
+            while ((sl = slots + 2 * pos)[1] != 0 && sl[0] != key) pos = (pos + 1) & mask;
+            if (sl[1] != 0) {
+                idx[i - from] = (uint32_t)sl[1] - 1;
+                continue;
+            }
+            uint32_t e = d->count;
+            DICT_NEW_ENTRY(8, pq_buf_put(&d->entries, src + 8 * i, 8));
+            sl[0] = key;
+            sl[1] = (uint64_t)e + 1;
+            idx[i - from] = e;
+        }
     }
     return PQ_DICT_OK;
 }
 
+/* Other fixed widths (decimals, uuids): tagged slots, entries compared. */
 static enum pq_dict_result add_fixed(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                      uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
     size_t w = d->width;
-    DICT_LOOP(const uint8_t *, src + w * i, pq_hash_bytes(key, w),
-              bytes_eq(d->entries.data + w * e, key, w),
-              (pq_buf_put(&d->entries, key, w), pq_buf_u32le(&d->firsts, (uint32_t)i)), w)
+    uint64_t hs[DICT_BLOCK];
+    for (size_t b = from; b < to; b += DICT_BLOCK) {
+        size_t n = block_len(b, to);
+        if (!ensure_room(d, n)) return PQ_DICT_NOMEM;
+        uint64_t *slots = d->slots;
+        size_t mask = d->slot_count - 1;
+        for (size_t k = 0; k < n; k++) {
+            hs[k] = pq_hash_bytes(src + w * (b + k), w);
+            __builtin_prefetch(slots + (hs[k] & mask));
+        }
+        for (size_t k = 0; k < n; k++) {
+            size_t i = b + k;
+            const uint8_t *key = src + w * i;
+            uint32_t tag = (uint32_t)(hs[k] >> 32);
+            size_t pos = (size_t)hs[k] & mask;
+            for (;;) {
+                uint64_t s = slots[pos];
+                if (s == 0) {
+                    uint32_t e = d->count;
+                    DICT_NEW_ENTRY(w, pq_buf_put(&d->entries, key, w));
+                    slots[pos] = (uint64_t)tag << 32 | ((uint64_t)e + 1);
+                    idx[i - from] = e;
+                    break;
+                }
+                if ((uint32_t)(s >> 32) == tag && bytes_eq(d->entries.data + w * ((uint32_t)s - 1), key, w)) {
+                    idx[i - from] = (uint32_t)s - 1;
+                    break;
+                }
+                pos = (pos + 1) & mask;
+            }
+        }
+    }
     return PQ_DICT_OK;
 }
 
-static inline bool same_bytes(const struct pq_dict *d, uint32_t e, const uint8_t *p, uint32_t n)
-{
-    uint32_t j = pq_load_u32le(d->entries.data + 4 * (size_t)e);
-    uint32_t start = d->src_offsets[j];
-    return d->src_offsets[j + 1] - start == n && bytes_eq(d->src_arena + start, p, n);
-}
+/* Probes for BYTE_ARRAY value i, with prefix words K and hash H. */
+#define BYTES_PROBE(K, H)                                                             \
+    do {                                                                              \
+        uint64_t h_ = (H);                                                            \
+        struct prefix k_ = (K);                                                       \
+        uint32_t start = off[i], len = off[i + 1] - start;                            \
+        uint32_t tag = (uint32_t)(h_ >> 32);                                          \
+        size_t pos = (size_t)h_ & mask;                                               \
+        for (;;) {                                                                    \
+            uint64_t s = slots[pos];                                                  \
+            if (s == 0) {                                                             \
+                uint32_t e = d->count;                                                \
+                uint8_t rec[REC_BYTES];                                               \
+                pq_store_u32le(rec, start);                                           \
+                pq_store_u32le(rec + 4, len);                                         \
+                pq_store_u64le(rec + 8, k_.a);                                        \
+                pq_store_u64le(rec + 16, k_.b);                                       \
+                DICT_NEW_ENTRY(4 + (size_t)len, pq_buf_put(&d->entries, rec, REC_BYTES)); \
+                slots[pos] = (uint64_t)tag << 32 | ((uint64_t)e + 1);                 \
+                idx[i - from] = e;                                                    \
+                break;                                                                \
+            }                                                                         \
+            if ((uint32_t)(s >> 32) == tag && rec_same(d, (uint32_t)s - 1, arena + start, len, k_)) { \
+                idx[i - from] = (uint32_t)s - 1;                                      \
+                break;                                                                \
+            }                                                                         \
+            pos = (pos + 1) & mask;                                                   \
+        }                                                                             \
+    } while (0)
 
+/* BYTE_ARRAY: tagged slots, entries are records (see REC_BYTES). A table that
+ * fits in the cache is probed value by value; a larger one a block at a time,
+ * the block's slots prefetched first. Prefix words are read 16 bytes at a
+ * time up to 16 bytes before the end of the slice's data (off[to]). */
 static enum pq_dict_result add_bytes(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                      uint32_t max_entries, size_t max_bytes)
 {
     const uint32_t *off = d->src_offsets;
     const uint8_t *arena = d->src_arena;
-    DICT_LOOP(const uint8_t *, arena + off[i], pq_hash_bytes(key, off[i + 1] - off[i]),
-              same_bytes(d, e, key, off[i + 1] - off[i]),
-              pq_buf_u32le(&d->entries, (uint32_t)i), 4 + (size_t)(off[i + 1] - off[i]))
+    uint32_t wide_end = off[to] >= SHORT_BYTES ? off[to] - SHORT_BYTES : 0;
+    uint64_t hs[DICT_BLOCK];
+    struct prefix ks[DICT_BLOCK];
+    for (size_t b = from; b < to; b += DICT_BLOCK) {
+        size_t n = block_len(b, to);
+        if (!ensure_room(d, n)) return PQ_DICT_NOMEM;
+        uint64_t *slots = d->slots;
+        size_t mask = d->slot_count - 1;
+        if (d->slot_count <= DICT_CACHED_SLOTS) {
+            for (size_t i = b; i < b + n; i++) {
+                uint32_t st = off[i], ln = off[i + 1] - st;
+                struct prefix k = prefix_of(arena + st, ln, st <= wide_end);
+                BYTES_PROBE(k, hash_value(arena + st, ln, k));
+            }
+            continue;
+        }
+        for (size_t k = 0; k < n; k++) {
+            uint32_t st = off[b + k], ln = off[b + k + 1] - st;
+            ks[k] = prefix_of(arena + st, ln, st <= wide_end);
+            hs[k] = hash_value(arena + st, ln, ks[k]);
+            __builtin_prefetch(slots + (hs[k] & mask));
+        }
+        for (size_t i = b; i < b + n; i++) BYTES_PROBE(ks[i - b], hs[i - b]);
+    }
     return PQ_DICT_OK;
 }
 
 uint32_t pq_dict_first(const struct pq_dict *d, uint32_t e)
 {
     assert(e < d->count);
-    const struct pq_buf *b = d->width == 0 ? &d->entries : &d->firsts;
-    return pq_load_u32le(b->data + 4 * (size_t)e);
+    return pq_load_u32le(d->firsts.data + 4 * (size_t)e);
 }
 
 enum pq_dict_result pq_dict_add(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
@@ -306,11 +443,10 @@ void pq_dict_write_plain(const struct pq_dict *d, struct pq_buf *out)
     if (!pq_buf_reserve(out, d->plain_bytes)) return;
     uint8_t *dst = pq_buf_tail(out);
     for (uint32_t e = 0; e < d->count; e++) {
-        uint32_t j = pq_load_u32le(d->entries.data + 4 * (size_t)e);
-        uint32_t start = d->src_offsets[j];
-        uint32_t n = d->src_offsets[j + 1] - start;
+        const uint8_t *r = rec_of(d, e);
+        uint32_t n = pq_load_u32le(r + 4);
         pq_store_u32le(dst, n);
-        memcpy(dst + 4, d->src_arena + start, n);
+        memcpy(dst + 4, d->src_arena + pq_load_u32le(r), n);
         dst += 4 + (size_t)n;
     }
     out->len += d->plain_bytes;

@@ -1,15 +1,23 @@
 /* pq_dict: the dictionary of one column chunk (an open-addressing interner).
  *
  * Values are interned by their bytes (floats by bit pattern, so NaN and -0.0
- * round-trip exactly). The table is linear-probing; 4- and 8-byte keys are
- * stored in the slot itself (one memory access per probe), other slots hold
+ * round-trip exactly). The table is linear-probing at a load of at most 1/2;
+ * 4- and 8-byte keys are stored in the slot itself (one memory access per
+ * probe), other slots hold
  *
  *   slot = tag (high 32 bits of the hash) << 32 | (entry index + 1)    0 = empty
  *
  * so a probe compares tags first and touches an entry only on a tag match.
+ * Values are taken in blocks: the hashes of a block are computed and their
+ * slots prefetched before the block is probed, so the cache misses of a large
+ * table overlap instead of following one another.
+ *
  * Fixed-width entries are stored back to back, which is exactly their PLAIN
- * encoding (the dictionary page body). BYTE_ARRAY entries are references to
- * the first occurrence in the column builder (no copy).
+ * encoding (the dictionary page body). BYTE_ARRAY entries refer to the first
+ * occurrence in the column builder (no copy) and keep the value's first 16
+ * bytes as two words: short values hash and compare without a byte loop.
+ * The table's memory is kept from chunk to chunk; a new chunk clears only the
+ * part the last one used.
  *
  * Interning stops with PQ_DICT_FULL as soon as the entry count or the PLAIN
  * size would pass the caller's limits: the chunk then falls back to PLAIN. */
@@ -32,13 +40,13 @@ enum pq_dict_result {
 struct pq_dict {
     struct pq_mem *mem;
     uint64_t *slots;             /* slot_count slots of 1 or 2 words (see grow) */
-    size_t slot_count;           /* a power of two, or 0 */
-    size_t table_words;          /* 64-bit words allocated for slots */
+    size_t slot_count;           /* in use: a power of two, or 0 */
+    size_t table_words;          /* 64-bit words allocated for slots (>= slot_count * words) */
     uint32_t count;              /* entries */
     size_t plain_bytes;          /* PLAIN size of the entries (the dict page body) */
     uint32_t width;              /* fixed width, 0 for BYTE_ARRAY */
-    struct pq_buf entries;       /* fixed: values; BYTE_ARRAY: uint32 value indices */
-    struct pq_buf firsts;        /* fixed: uint32 value index of each entry's first use */
+    struct pq_buf entries;       /* fixed: values; BYTE_ARRAY: 24-byte records (pq_dict.c) */
+    struct pq_buf firsts;        /* uint32 value index of each entry's first use */
     const uint8_t *src_values;   /* fixed values of the source column */
     const uint32_t *src_offsets; /* BYTE_ARRAY: offsets into src_arena */
     const uint8_t *src_arena;

@@ -1,6 +1,7 @@
 #include "pq_writer.h"
 
 #include <assert.h>
+#include <math.h>
 #include <string.h>
 
 #define ZSTD_STATIC_LINKING_ONLY
@@ -123,6 +124,12 @@ bool pq_writer_init(struct pq_writer *w, struct pq_mem *mem, const struct pq_wri
         ZSTD_CCtx *z = ZSTD_createCCtx_advanced(cm);
         if (z == NULL) return pq_err_set(err, PQ_E_MEMORY, "writer: out of memory budget for the zstd context");
         size_t r = ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, opts->zstd_level);
+        /* Cache-sized tables for the fast strategies (see pq_writer.h). */
+        ZSTD_compressionParameters cp = ZSTD_getCParams(opts->zstd_level, opts->page_bytes_max, 0);
+        if (!ZSTD_isError(r) && cp.strategy <= ZSTD_dfast && cp.hashLog > PQ_ZSTD_HASH_LOG_MAX)
+            r = ZSTD_CCtx_setParameter(z, ZSTD_c_hashLog, PQ_ZSTD_HASH_LOG_MAX);
+        if (!ZSTD_isError(r) && cp.strategy <= ZSTD_dfast && cp.chainLog > PQ_ZSTD_CHAIN_LOG_MAX)
+            r = ZSTD_CCtx_setParameter(z, ZSTD_c_chainLog, PQ_ZSTD_CHAIN_LOG_MAX);
         if (ZSTD_isError(r)) {
             ZSTD_freeCCtx(z);
             return pq_err_set(err, PQ_E_CODEC, "writer: zstd: %s", ZSTD_getErrorName(r));
@@ -315,6 +322,35 @@ static size_t count_present(const struct pq_col *c, size_t s0, size_t s1)
 /* ------------------------------------------------------------------------- */
 /* Pages */
 
+/* A zstd frame of raw (stored) blocks holding src[0, n):
+ *
+ *   magic FD2FB528 (LE) | descriptor 0xA0 | content size (u32 LE) | blocks
+ *
+ * The descriptor says: single segment (the window is the content), a 4-byte
+ * content size, no checksum, no dictionary. Each block is a 3-byte LE header
+ * (bit 0: last block, bits 1-2: type 0 = raw, bits 3..23: size) followed by
+ * at most 128 KiB of the bytes as they are; an empty body is one empty last
+ * block. Returns the frame size (at most ZSTD_compressBound(n)). */
+static size_t zstd_raw_frame(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    assert(n <= UINT32_MAX);
+    pq_store_u32le(dst, ZSTD_MAGICNUMBER);
+    dst[4] = 0xA0;
+    pq_store_u32le(dst + 5, (uint32_t)n);
+    size_t at = 9, done = 0;
+    do {
+        size_t k = n - done < ZSTD_BLOCKSIZE_MAX ? n - done : ZSTD_BLOCKSIZE_MAX;
+        uint32_t h = (uint32_t)k << 3 | (done + k == n ? 1u : 0u);
+        dst[at] = (uint8_t)h;
+        dst[at + 1] = (uint8_t)(h >> 8);
+        dst[at + 2] = (uint8_t)(h >> 16);
+        if (k > 0) memcpy(dst + at + 3, src + done, k);
+        at += 3 + k;
+        done += k;
+    } while (done < n);
+    return at;
+}
+
 /* Compresses w->page and queues header + body. Returns the bytes queued, or 0
  * on error. The header:
  *
@@ -335,8 +371,19 @@ static size_t emit_page(struct pq_writer *w, int type, uint32_t num_values, int 
         pq_buf_clear(&w->zpage);
         if (!pq_buf_reserve(&w->zpage, bound))
             return fail(w, PQ_E_MEMORY, "out of memory budget for a compressed page", name), 0;
-        size_t r = ZSTD_compress2(w->zstd, w->zpage.data, bound, w->page.data, w->page.len);
-        if (ZSTD_isError(r)) return fail(w, PQ_E_CODEC, ZSTD_getErrorName(r), name), 0;
+        /* Incompressible data pages are stored raw, but every
+         * PQ_RAW_REPROBE_PAGES-th one is compressed to check again. */
+        bool raw = type == PT_DATA_PAGE && w->ck.store_raw && w->ck.data_pages % PQ_RAW_REPROBE_PAGES != 0;
+        size_t r;
+        if (raw) {
+            r = zstd_raw_frame(w->zpage.data, w->page.data, w->page.len);
+        } else {
+            r = ZSTD_compress2(w->zstd, w->zpage.data, bound, w->page.data, w->page.len);
+            if (ZSTD_isError(r)) return fail(w, PQ_E_CODEC, ZSTD_getErrorName(r), name), 0;
+            if (type == PT_DATA_PAGE && w->page.len >= PQ_RAW_MIN_BYTES)
+                w->ck.store_raw = (uint64_t)r * 100 >= (uint64_t)w->page.len * 97;
+        }
+        assert(r <= bound);
         w->zpage.len = r;
         body = w->zpage.data;
         body_len = r;
@@ -559,13 +606,44 @@ static void step_dict_page(struct pq_writer *w)
     w->state = W_PAGE;
 }
 
+/* The number of distinct values expected among n values of which the first s
+ * hold d distinct ones (0 < d <= s < n), if the values were drawn at random
+ * from a set of D: the D with D (1 - e^(-s/D)) = d (found by bisection; the
+ * left side grows with D, from d at D = d towards s), then D (1 - e^(-n/D)).
+ * All distinct (d = s) means no repeat seen: n. */
+static double dict_estimate(double d, double s, double n)
+{
+    assert(d > 0 && d <= s && s < n);
+    if (d >= s) return n;
+    double lo = d, hi = d;
+    while (hi * -expm1(-s / hi) < d) hi *= 2;
+    for (int k = 0; k < 60 && hi - lo > 0.5; k++) {
+        double mid = (lo + hi) / 2;
+        if (mid * -expm1(-s / mid) < d) lo = mid;
+        else hi = mid;
+    }
+    return hi * -expm1(-n / hi);
+}
+
+/* After a slice: will the whole chunk clearly not fit the dictionary limits? */
+static bool dict_hopeless(const struct pq_writer *w, size_t nvals, size_t max_entries)
+{
+    size_t s = w->ck.analyzed, d = w->dict.count;
+    if (s == 0 || s >= nvals || d == 0) return false;
+    double est = dict_estimate((double)d, (double)s, (double)nvals);
+    double bytes = est * ((double)w->dict.plain_bytes / (double)d);
+    return est > 1.2 * (double)max_entries || bytes > 1.2 * (double)w->opts.dict_bytes_max;
+}
+
 /* Interns one slice of the chunk's values; falls back to PLAIN when the
- * dictionary gets too large (or memory is short). */
+ * dictionary gets too large (or memory is short), or when its estimated size
+ * clearly will. */
 static void step_analyze(struct pq_writer *w)
 {
     size_t nvals = w->ck.val1 - w->ck.val0;
     size_t from = w->ck.val0 + w->ck.analyzed;
-    size_t to = w->ck.val1 - from > PQ_ANALYZE_SLICE_VALUES ? from + PQ_ANALYZE_SLICE_VALUES : w->ck.val1;
+    size_t slice = w->ck.analyzed == 0 ? PQ_DICT_PROBE_VALUES : PQ_ANALYZE_SLICE_VALUES;
+    size_t to = w->ck.val1 - from > slice ? from + slice : w->ck.val1;
     size_t max_entries = nvals / w->opts.dict_ratio;
     if (max_entries > UINT32_MAX) max_entries = UINT32_MAX;
     uint32_t *idx = (uint32_t *)(void *)w->idx.data;
@@ -577,11 +655,7 @@ static void step_analyze(struct pq_writer *w)
         return;
     }
     w->ck.analyzed += to - from;
-    /* A chunk whose first slice is nearly all distinct (ids, timestamps,
-     * random floats) will not reach 1 in dict_ratio: stop now rather than
-     * intern values / dict_ratio of them first. */
-    if (w->ck.analyzed == PQ_ANALYZE_SLICE_VALUES && nvals >= 2 * (size_t)PQ_ANALYZE_SLICE_VALUES &&
-        w->dict.count > PQ_ANALYZE_SLICE_VALUES / 10 * 9) {
+    if (dict_hopeless(w, nvals, max_entries)) {
         w->ck.dict = false;
         w->state = W_PAGE;
         return;

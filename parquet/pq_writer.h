@@ -47,15 +47,34 @@
  * (PLAIN dictionary page + RLE_DICTIONARY data pages) unless the column is
  * BOOLEAN, the chunk has no value, or interning finds more than
  * values / dict_ratio distinct values or more than dict_bytes_max of
- * dictionary, in which case every page is PLAIN. For chunks of more than two
- * analysis slices, a first slice (65,536 values) that is over 90 % distinct
- * ends the attempt early (unique ids, timestamps: such a column would not
- * reach the ratio, and interning a fifth of it first is the largest cost of
- * encoding it). Pages start at row
- * boundaries and hold at most page_rows_max rows and about page_bytes_max
- * bytes. Row groups are balanced and hold at most row_group_rows_max rows and
- * about row_group_bytes_max bytes (estimated from the batch); there are no
- * empty row groups, and an empty batch gives a file with no row group. */
+ * dictionary, in which case every page is PLAIN. Interning goes a slice at a
+ * time (the first slice is PQ_DICT_PROBE_VALUES values, the others
+ * PQ_ANALYZE_SLICE_VALUES), and after each slice the writer estimates how
+ * many distinct values the whole chunk holds, as if its values were drawn at
+ * random from a set of D (the D for which s draws give the d distinct values
+ * seen: d = D (1 - e^(-s/D))). When the estimate passes a limit by a fifth,
+ * the attempt ends there: unique ids, timestamps and random measurements fall
+ * back to PLAIN after a few thousand values instead of after values / ratio
+ * (interning them was the largest cost of encoding them). Columns whose
+ * distinct values keep growing, or grow more slowly than random draws, are
+ * under-estimated, so they simply run into the limit as before.
+ *
+ * Compression: zstd at the configured level, one frame per page body, with
+ * one context reused for every page. For the fast and double-fast strategies
+ * (levels 1..4) the hash tables are capped at 2^PQ_ZSTD_HASH_LOG_MAX and
+ * 2^PQ_ZSTD_CHAIN_LOG_MAX entries: a page is at most about a megabyte and its
+ * matches are near, so small tables that stay in the CPU cache lose well
+ * under 1 % of the size and save about a quarter of the time. A data page of
+ * a chunk whose last compressed page saved less than 3 % (random ids, hashes)
+ * is stored in a frame of raw zstd blocks instead (still a valid zstd frame,
+ * no compression work); every PQ_RAW_REPROBE_PAGES-th page is compressed
+ * again to see whether the data has changed.
+ *
+ * Pages start at row boundaries and hold at most page_rows_max rows and about
+ * page_bytes_max bytes. Row groups are balanced and hold at most
+ * row_group_rows_max rows and about row_group_bytes_max bytes (estimated from
+ * the batch); there are no empty row groups, and an empty batch gives a file
+ * with no row group. */
 #ifndef PQ_WRITER_H
 #define PQ_WRITER_H
 
@@ -92,6 +111,11 @@ enum {
     PQ_ROW_GROUPS_MAX = 32767,         /* RowGroup.ordinal is an i16 */
     PQ_CREATED_BY_MAX_BYTES = 1024,
     PQ_ANALYZE_SLICE_VALUES = 65536,   /* values interned per pull */
+    PQ_DICT_PROBE_VALUES = 4096,       /* the first slice: enough to estimate from */
+    PQ_ZSTD_HASH_LOG_MAX = 12,         /* zstd tables for levels with fast/dfast strategies */
+    PQ_ZSTD_CHAIN_LOG_MAX = 11,
+    PQ_RAW_REPROBE_PAGES = 16,         /* incompressible chunks: compress every 16th page */
+    PQ_RAW_MIN_BYTES = 65536,          /* pages this large (or larger) decide raw storage */
 };
 #define PQ_ROW_GROUP_BYTES_DEFAULT ((size_t)128 << 20)
 
@@ -190,6 +214,7 @@ struct pq_writer {
         uint32_t data_pages;
         bool ci_ok;
         bool dict_stats;       /* page stats over distinct entries (marks) */
+        bool store_raw;        /* the last compressed page saved < 3 %: store raw */
         uint32_t epoch;        /* page number, for marks */
         struct pq_stats stats;
     } ck;

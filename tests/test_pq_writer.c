@@ -9,6 +9,9 @@
 
 #include "parquet/parquet.h"
 
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+
 #define CREATED_BY "lakewriter version 0.1.0 (build test)"
 
 static struct pq_mem mem;
@@ -512,8 +515,8 @@ Test(pq_writer, zstd_memory_is_accounted)
 
 Test(pq_writer, unique_columns_stop_the_dictionary_after_one_slice)
 {
-    /* 400,000 distinct int64: the first 65,536 are all new, so the writer
-     * stops interning there instead of at values / 5 = 80,000. */
+    /* 400,000 distinct int64: the first slice (4,096 values) is all new, so
+     * the writer stops interning there instead of at values / 5 = 80,000. */
     struct batch1 x;
     batch1_init(&x, PQ_INT64, false);
     for (int64_t i = 0; i < 400000; i++) cr_assert(pq_col_i64(pq_batch_col(&x.b, 0), i * 31));
@@ -527,7 +530,7 @@ Test(pq_writer, unique_columns_stop_the_dictionary_after_one_slice)
     size_t n;
     while (pq_writer_pull(&w, buf, sizeof buf, &n) == PQ_MORE) {}
     cr_assert_eq(pq_writer_status(&w), PQ_DONE);
-    cr_assert_eq(w.dict.count, PQ_ANALYZE_SLICE_VALUES);
+    cr_assert_eq(w.dict.count, PQ_DICT_PROBE_VALUES);
     pq_writer_free(&w);
     /* 80,000 distinct, each 5 times in a row: exactly values / 5, and the first
      * slice repeats enough: a dictionary. */
@@ -535,5 +538,140 @@ Test(pq_writer, unique_columns_stop_the_dictionary_after_one_slice)
     for (int64_t i = 0; i < 400000; i++) cr_assert(pq_col_i64(pq_batch_col(&x.b, 0), (i / 5) * 31));
     cr_assert(pq_batch_commit(&x.b));
     cr_assert(starts_with_dictionary(&x.b, &o));
+    pq_batch_free(&x.b);
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+Test(pq_writer, dictionary_estimate_keeps_random_columns_that_fit)
+{
+    /* 400,000 draws from 79,000 values: the first 4,096 are 97 % distinct,
+     * yet the whole chunk holds about 78,600 < 80,000: the estimate must not
+     * give up, and the dictionary is written. */
+    struct batch1 x;
+    batch1_init(&x, PQ_INT64, false);
+    for (int i = 0; i < 400000; i++) cr_assert(pq_col_i64(pq_batch_col(&x.b, 0), (int64_t)(rnd() % 79000) * 7));
+    cr_assert(pq_batch_commit(&x.b));
+    struct pq_writer_opts o;
+    opts_init(&o);
+    cr_assert(starts_with_dictionary(&x.b, &o));
+    /* Draws from 2,000,000 values would give ~190,000 distinct: stopped after
+     * the first slice. */
+    pq_batch_reset(&x.b);
+    for (int i = 0; i < 400000; i++) cr_assert(pq_col_i64(pq_batch_col(&x.b, 0), (int64_t)(rnd() % 2000000)));
+    cr_assert(pq_batch_commit(&x.b));
+    struct pq_writer w;
+    cr_assert(pq_writer_init(&w, &mem, &o, &err));
+    cr_assert(pq_writer_begin(&w, &x.b, &err));
+    uint8_t buf[1 << 16];
+    size_t n;
+    while (pq_writer_pull(&w, buf, sizeof buf, &n) == PQ_MORE) {}
+    cr_assert_eq(pq_writer_status(&w), PQ_DONE);
+    cr_assert_leq(w.dict.count, PQ_DICT_PROBE_VALUES);
+    pq_writer_free(&w);
+    pq_batch_free(&x.b);
+}
+
+/* Pulls a whole file through pq_writer_out; returns how many page bodies were
+ * frames of raw zstd blocks (each checked block by block against the page
+ * it stores: zstd itself writes such frames for incompressible data), counts
+ * the page bodies in *pages and those the writer stored without compressing
+ * in *stored. (The unit tests link the compressor only: compressed frames are
+ * read back by the matrix test.) */
+static unsigned raw_frames(const struct pq_batch *b, const struct pq_writer_opts *o, unsigned *pages,
+                           unsigned *stored)
+{
+    struct pq_writer w;
+    cr_assert(pq_writer_init(&w, &mem, o, &err), "%s", err.msg);
+    cr_assert(pq_writer_begin(&w, b, &err), "%s", err.msg);
+    unsigned raw = 0;
+    *pages = *stored = 0;
+    for (;;) {
+        size_t n;
+        const uint8_t *p = pq_writer_out(&w, &n);
+        cr_assert_neq(pq_writer_status(&w), PQ_ERROR, "%s", pq_writer_error(&w)->msg);
+        if (n > 0 && p == w.zpage.data) {
+            /* Stored without compressing: the chunk is in raw mode and this
+             * is not a page that looks again (the count includes it). */
+            if (w.ck.store_raw && (w.ck.data_pages - 1) % PQ_RAW_REPROBE_PAGES != 0) (*stored)++;
+            (*pages)++;
+            cr_assert_geq(n, 9);
+            cr_assert_eq(pq_load_u32le(p), ZSTD_MAGICNUMBER);
+            if (p[4] == 0xA0 && (p[9] & 6) == 0) {
+                /* Single segment, 4-byte content size, raw blocks to the end. */
+                raw++;
+                cr_assert_eq(pq_load_u32le(p + 5), w.page.len);
+                size_t at = 9, done = 0;
+                bool last = false;
+                while (!last) {
+                    cr_assert_leq(at + 3, n);
+                    uint32_t h = (uint32_t)p[at] | (uint32_t)p[at + 1] << 8 | (uint32_t)p[at + 2] << 16;
+                    last = h & 1;
+                    cr_assert_eq((h >> 1) & 3, 0, "a raw block");
+                    size_t k = h >> 3;
+                    cr_assert_leq(k, ZSTD_BLOCKSIZE_MAX);
+                    cr_assert_leq(at + 3 + k, n);
+                    cr_assert_leq(done + k, w.page.len);
+                    cr_assert_eq(memcmp(p + at + 3, w.page.data + done, k), 0);
+                    at += 3 + k;
+                    done += k;
+                }
+                cr_assert_eq(at, n);
+                cr_assert_eq(done, w.page.len);
+            }
+        }
+        if (n > 0) {
+            pq_writer_ack(&w, n);
+            continue;
+        }
+        if (pq_writer_status(&w) == PQ_DONE) break;
+    }
+    pq_writer_free(&w);
+    return raw;
+}
+
+Test(pq_writer, incompressible_pages_are_stored_raw)
+{
+    /* 100,000 random uuids in pages of 5,000 (80,000 bytes): the first page
+     * compresses by nothing, so the next ones are raw-block frames, except
+     * every 16th, compressed again to look. */
+    struct batch1 x;
+    batch1_init(&x, PQ_UUID, false);
+    for (int i = 0; i < 100000; i++) {
+        uint8_t u[16];
+        uint64_t a = rnd(), b2 = rnd();
+        memcpy(u, &a, 8);
+        memcpy(u + 8, &b2, 8);
+        cr_assert(pq_col_fixed(pq_batch_col(&x.b, 0), u, 16));
+    }
+    cr_assert(pq_batch_commit(&x.b));
+    struct pq_writer_opts o;
+    opts_init(&o);
+    o.page_rows_max = 5000;
+    unsigned pages, stored;
+    unsigned raw = raw_frames(&x.b, &o, &pages, &stored);
+    cr_assert_eq(pages, 20);
+    cr_assert_eq(raw, 20);
+    cr_assert_eq(stored, 18, "%u stored", stored); /* all but pages 0 and 16 */
+    /* Compressible values (a counter): always compressed. */
+    pq_batch_reset(&x.b);
+    for (uint64_t i = 0; i < 100000; i++) {
+        uint8_t u[16] = {0};
+        memcpy(u + 8, &i, 8);
+        cr_assert(pq_col_fixed(pq_batch_col(&x.b, 0), u, 16));
+    }
+    cr_assert(pq_batch_commit(&x.b));
+    o.dictionary = false;
+    raw = raw_frames(&x.b, &o, &pages, &stored);
+    cr_assert_eq(pages, 20);
+    cr_assert_eq(raw, 0);
+    cr_assert_eq(stored, 0);
     pq_batch_free(&x.b);
 }
