@@ -610,10 +610,13 @@ static size_t compare_with_bearssl(const char *path)
                 cr_assert_eq(pk->key.ec.qlen, x.ec_q.len);
                 cr_assert_eq(memcmp(pk->key.ec.q, x.ec_q.ptr, x.ec_q.len), 0);
             } else {
-                /* BearSSL decodes any named curve; the anchors keep only usable ones. */
-                cr_assert(pk->key.ec.curve != BR_EC_secp256r1 && pk->key.ec.curve != BR_EC_secp384r1 &&
-                              pk->key.ec.curve != BR_EC_secp521r1,
-                          "%s:%u: a supported curve called unsupported", where, block.line_begin);
+                /* BearSSL decodes any named curve and any point encoding; the
+                 * anchors keep only what its ECDSA can verify with. */
+                bool known = pk->key.ec.curve == BR_EC_secp256r1 || pk->key.ec.curve == BR_EC_secp384r1 ||
+                             pk->key.ec.curve == BR_EC_secp521r1;
+                bool compressed = pk->key.ec.qlen > 0 && pk->key.ec.q[0] != 0x04;
+                cr_assert(!known || compressed, "%s:%u: a usable EC key called unsupported", where,
+                          block.line_begin);
             }
         }
         count++;
@@ -625,12 +628,12 @@ static size_t compare_with_bearssl(const char *path)
 
 Test(tls_x509, same_fields_as_bearssl_decoder)
 {
-    static const char *names[] = { "ca.pem", "ca-ec.pem", "int.pem", "other-ca.pem", "ed25519-ca.pem",
+    static const char *names[] = { "ca.pem", "ca-ec.pem", "int.pem", "other-ca.pem", "ed25519-ca.pem", "odd-keys.pem",
                                    "leaf-rsa.pem", "leaf-ec.pem", "leaf-int-chain.pem", "leaf-wrong.pem",
                                    "leaf-expired.pem", "leaf-other.pem" };
     size_t total = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) total += compare_with_bearssl(cert_path(names[i]));
-    cr_assert_eq(total, 12);
+    cr_assert_eq(total, 18);
     /* The system bundle, when the machine has one: ~150 real roots. */
     if (access(TLS_ANCHORS_SYSTEM_FILE, R_OK) == 0) {
         size_t n = compare_with_bearssl(TLS_ANCHORS_SYSTEM_FILE);
@@ -686,6 +689,42 @@ Test(tls_anchors, junk_between_blocks_and_skips)
     free(ed);
     free(key);
     free(ec);
+}
+
+Test(tls_anchors, key_types_kept_and_skipped)
+{
+    size_t size;
+    char *text = file_slurp(cert_path("odd-keys.pem"), &size);
+    static const char *want[] = { "EC P-384", "EC P-521", "RSA", "RSASSA-PSS",
+                                  "EC on a curve other than P-256, P-384, P-521",
+                                  "EC with a compressed or malformed point" };
+    struct tls_pem pem;
+    struct tls_pem_block block;
+    struct lw_err err;
+    static uint8_t der[8192];
+    tls_pem_init(&pem, text, size);
+    for (size_t i = 0; i < 6; i++) {
+        cr_assert_eq(tls_pem_next(&pem, &block, &err), TLS_PEM_BLOCK, "%s", err.msg);
+        size_t n;
+        struct tls_x509 x;
+        cr_assert(tls_pem_decode(&block, der, sizeof der, &n, &err), "%s", err.msg);
+        cr_assert(tls_x509_parse(der, n, &x, &err), "%s", err.msg);
+        cr_assert_str_eq(x.key_name, want[i]);
+        cr_assert_eq(x.key_kind == TLS_KEY_UNSUPPORTED, i >= 3, "certificate %zu", i);
+        if (i == 2) cr_assert_not(x.has_basic_constraints, "the v1 root has no extensions");
+    }
+    struct tls_anchors a;
+    cr_assert(tls_anchors_load_pem(&a, text, size, "odd-keys.pem", &err), "%s", err.msg);
+    cr_assert_eq(a.count, 3);
+    cr_assert_eq(a.skipped_key_count, 3);
+    cr_assert_eq(a.items[0].pkey.key.ec.curve, BR_EC_secp384r1);
+    cr_assert_eq(a.items[0].pkey.key.ec.qlen, 97);
+    cr_assert_eq(a.items[1].pkey.key.ec.curve, BR_EC_secp521r1);
+    cr_assert_eq(a.items[1].pkey.key.ec.qlen, 133);
+    cr_assert_eq(a.items[2].pkey.key_type, BR_KEYTYPE_RSA);
+    cr_assert_eq(a.items[2].flags, BR_X509_TA_CA, "a v1 root still issues");
+    tls_anchors_free(&a);
+    free(text);
 }
 
 Test(tls_anchors, empty_unusable_missing_and_broken)

@@ -7,6 +7,8 @@
 #   other-ca.pem               "other test CA" (RSA), NOT in bundle.pem
 #   ed25519-ca.pem             an Ed25519 CA (BearSSL cannot use it: skipped by loaders)
 #   bundle.pem                 ca + ca-ec (what the tests trust)
+#   odd-keys.pem               self-signed CAs: P-384, P-521, an X.509 v1 RSA root (no
+#                              extensions), RSA-PSS, secp256k1, P-256 compressed point
 #
 #   leaf-rsa.{pem,key}         localhost, *.localhost.test, IP 127.0.0.1  <- ca
 #   leaf-ec.{pem,key}          the same names, P-256 key                  <- ca-ec
@@ -104,5 +106,23 @@ q openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in leaf-expired
     -out leaf-expired.tmp -startdate 20200101000000Z -enddate 20210101000000Z -extensions local -notext
 openssl x509 -in leaf-expired.tmp -out leaf-expired.pem
 cat ca.pem ca-ec.pem >bundle.pem
+
+# Keys BearSSL can and cannot use as anchors.
+odd() { # odd NAME CN NEWKEY-ARGS...
+    n=$1 cn=$2
+    shift 2
+    q openssl req -x509 -new -nodes -keyout "$n.key" -out "$n.pem" -days 3650 -subj "/CN=$cn" "$@"
+}
+odd odd-p384 "P-384 CA" -newkey ec -pkeyopt ec_paramgen_curve:secp384r1
+odd odd-p521 "P-521 CA" -newkey ec -pkeyopt ec_paramgen_curve:secp521r1
+odd odd-pss "RSA-PSS CA" -newkey rsa-pss -pkeyopt rsa_keygen_bits:2048
+odd odd-k256 "secp256k1 CA" -newkey ec -pkeyopt ec_paramgen_curve:secp256k1
+q openssl ecparam -name prime256v1 -genkey -noout -out odd-comp.full
+q openssl ec -in odd-comp.full -conv_form compressed -out odd-comp.key
+odd odd-comp "compressed P-256 CA" -key odd-comp.key
+q openssl req -new -newkey rsa:2048 -nodes -keyout odd-v1.key -subj "/CN=v1 root" -out odd-v1.csr
+q openssl x509 -req -in odd-v1.csr -signkey odd-v1.key -days 3650 -out odd-v1.pem
+cat odd-p384.pem odd-p521.pem odd-v1.pem odd-pss.pem odd-k256.pem odd-comp.pem >odd-keys.pem
+rm -f odd-*.key odd-*.full odd-p384.pem odd-p521.pem odd-v1.pem odd-pss.pem odd-k256.pem odd-comp.pem
 rm -rf cadb ca.cnf ext.cnf *.csr *.srl leaf-expired.tmp p256.param
 : >done
