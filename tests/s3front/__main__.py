@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 from .certs import make_certs

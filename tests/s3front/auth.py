@@ -137,10 +137,6 @@ def request_time(headers):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ"), t
 
 
-def _amz_to_iso(amz):
-    return f"{amz[0:4]}-{amz[4:6]}-{amz[6:8]}T{amz[9:11]}:{amz[11:13]}:{amz[13:15]}Z"
-
-
 class _Verifier(S3SigV4Auth):
     """botocore's S3 signer, told which headers the client signed (botocore would
     otherwise choose them itself, and leave out e.g. user-agent)."""
@@ -393,6 +389,3 @@ def b64_md5_ok(value):
         return None
     return raw if len(raw) == 16 else None
 
-
-__all__ = ["verify", "decode_aws_chunked", "canonical_uri", "canonical_query", "parse_authorization",
-           "AuthResult", "EMPTY_SHA256", "UNSIGNED_PAYLOAD", "STREAMING", "_amz_to_iso"]

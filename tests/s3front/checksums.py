@@ -79,12 +79,6 @@ def new_checksum(algorithm):
     return None
 
 
-def crc32c(data):
-    c = _PureCrc(_CRC32C, 32)
-    c.update(data)
-    return c.digest()
-
-
 class BodyChecker:
     """Digests of a body against what the request claims.
 

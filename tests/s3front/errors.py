@@ -32,21 +32,7 @@ def error_xml(code, message, resource="", request_id="", extra=None):
     return "".join(parts).encode("utf-8")
 
 
-# Errors the front injects on command (faults) and a few it answers itself.
-def internal_error():
-    return S3Error(500, "InternalError", "We encountered an internal error. Please try again.")
-
-
-def slow_down():
-    return S3Error(503, "SlowDown", "Please reduce your request rate.")
-
-
-def request_timeout():
-    return S3Error(400, "RequestTimeout",
-                   "Your socket connection to the server was not read from or written to "
-                   "within the timeout period.", close=True)
-
-
+# Errors the front answers for framing problems.
 def bad_request(message):
     return S3Error(400, "BadRequest", message, close=True)
 

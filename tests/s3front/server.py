@@ -322,7 +322,10 @@ class Front:
         except _Closed:
             pass
         except Exception:  # never let one request take the server down
-            self.note("internal error:\n" + traceback.format_exc())
+            with self.state.lock:
+                self.state.internal_errors += 1
+            print("s3front: internal error:\n" + traceback.format_exc(), file=sys.stderr,
+                  flush=True)
             try:
                 self._send_error(conn, None, S3Error(500, "InternalError",
                                                      "the test front failed; see its log",
@@ -545,7 +548,7 @@ class Front:
             md5 = sigv4.b64_md5_ok(req.get("content-md5"))
             if md5 is None:
                 raise S3Error(400, "InvalidDigest", "The Content-MD5 you specified was invalid.",
-                              Content_MD5=req.get("content-md5"))
+                              **{"Content-MD5": req.get("content-md5")})
         if chunked and "x-amz-decoded-content-length" not in req.h:
             raise S3Error(411, "MissingContentLength",
                           "You must provide the x-amz-decoded-content-length header with "

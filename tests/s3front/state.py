@@ -87,6 +87,7 @@ class State:
         self.seq = 0
         self.fault_seq = 0
         self.conn_seq = 0
+        self.internal_errors = 0      # exceptions the front caught (bugs of the front)
         self.started = time.time()
 
     # settings ------------------------------------------------------------------------
@@ -202,4 +203,5 @@ class State:
         with self.lock:
             return {"settings": dict(self.settings), "faults": [dict(f) for f in self.faults],
                     "log_seq": self.seq, "log_entries": len(self.log),
+                    "internal_errors": self.internal_errors,
                     "uptime_s": round(time.time() - self.started, 3)}
