@@ -583,7 +583,9 @@ static void session_die(struct tls_conn *c, const struct lw_err *err)
     if (c->dead) return;
     c->dead = true;
     c->err_dead = *err;
-    if (err->code != LOOP_E_CLOSED) c->session_valid = false;
+    /* A TLS failure (alert, bad record) ends the session for good; an I/O failure or a
+     * missing close_notify does not make it unsafe to resume (RFC 5246 7.2.1). */
+    if (err->code >= TLS_E_FIRST && err->code != TLS_E_TRUNCATED) c->session_valid = false;
 }
 
 /* A failure of the TCP layer (not a recv timeout). */
@@ -949,6 +951,7 @@ static bool server_name_store(struct tls_conn *c, const char *name)
         name++;
         len -= 2;
     }
+    if (len >= 2 && name[len - 1] == '.') len--; /* "example.com." -> SNI has no final dot */
     if (len == 0 || len >= sizeof c->server_name) {
         return lw_err_set(&c->err_connect, TLS_E_HOST,
                           "TLS handshake with %s: the server name is empty or longer than %zu bytes",

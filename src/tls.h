@@ -53,7 +53,9 @@
  * next tls_connect of the same connection to the same name and port offers it
  * (session-ID resumption, RFC 5246; BearSSL has no tickets), which saves the server's
  * certificate check and a round trip on keep-alive reconnects. tls_resumed() says
- * whether the server took it. A session that ended in an error is not offered again.
+ * whether the server took it. A session that ended in a TLS error (an alert, a bad
+ * record, a failed handshake) is not offered again; I/O errors and a missing
+ * close_notify do not spoil it.
  *
  * Errors. Failures come as `struct lw_err` whose code is a loop_error (TCP: refused,
  * timed out, reset, closed...) or a tls_error below, with a message that names the
@@ -214,7 +216,9 @@ struct tls_conn {
 };
 
 /* Prepares `conn` for `loop`, verifying servers against `anchors` (which must stay
- * loaded while the connection is used). */
+ * loaded while the connection is used). The engine keeps pointers into `conn`: it
+ * must not be moved or copied afterwards. About 75 KiB, most of it BearSSL's record
+ * buffers and the receive stage. */
 void tls_init(struct tls_conn *conn, struct loop *loop, const struct tls_anchors *anchors);
 
 /* Connects to `host`:`port` over TCP (see net_connect), then runs the TLS handshake,

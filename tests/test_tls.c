@@ -1100,6 +1100,33 @@ Test(tls_conn, ip_address_names)
     peer_stop(&p);
 }
 
+static bool random_fails(void *context, void *buf, size_t size_bytes)
+{
+    (void)context;
+    (void)buf;
+    (void)size_bytes;
+    return false;
+}
+
+Test(tls_conn, entropy_comes_from_the_loop)
+{
+    struct peer p = peer_start("echo", "leaf-rsa", 1, NULL);
+    loop_set_random(&fx.loop, random_fails, NULL);
+    struct result r = tls_connect_wait("localhost", p.port, NULL, 10000);
+    cr_assert(r.failed);
+    cr_assert_eq(r.code, TLS_E_NO_RANDOM, "%s", r.msg);
+    cr_assert_eq(tls_state(&fx.conn), TLS_IDLE);
+    loop_set_random(&fx.loop, NULL, NULL);
+    peer_stop(&p);
+    /* The same peer program again, with the real source and a final dot in the name. */
+    p = peer_start("echo", "leaf-rsa", 1, NULL);
+    r = tls_connect_wait("localhost", p.port, "localhost.", 10000);
+    cr_assert_not(r.failed, "%s", r.msg);
+    cr_assert_str_eq(fx.conn.server_name, "localhost");
+    close_ok();
+    peer_stop(&p);
+}
+
 /* Reads the peer's "resumed=N ..." line. */
 static void tell_line(char *line, size_t cap)
 {
