@@ -217,7 +217,7 @@ struct tls_conn {
 
 /* Prepares `conn` for `loop`, verifying servers against `anchors` (which must stay
  * loaded while the connection is used). The engine keeps pointers into `conn`: it
- * must not be moved or copied afterwards. About 75 KiB, most of it BearSSL's record
+ * must not be moved or copied afterwards. About 71 KiB, most of it BearSSL's record
  * buffers and the receive stage. */
 void tls_init(struct tls_conn *conn, struct loop *loop, const struct tls_anchors *anchors);
 
