@@ -554,6 +554,7 @@ static void begin_row(struct decode_table *dt, struct pq_batch *b)
     }
     dt->unknown_count = 0;
     dt->keybuf_len = 0;
+    dt->predict = 0;
 }
 
 static const char *unknown_bytes(const struct decode_table *dt, const struct decode_unknown *u)
@@ -599,9 +600,19 @@ static int key_column(struct row *r, const char *k, size_t n, bool escaped, cons
         }
         k = dt->keybuf + koff;
     }
-    uint32_t h = name_hash(k, n);
-    int ci = lookup(dt, k, n, h);
+    /* Most entries of a stream list their keys in the same order: try the column
+     * after the previous key's before hashing. */
+    const struct decode_col *guess = &dt->cols[dt->predict];
+    int ci;
+    uint32_t h = 0;
+    if (guess->name_len == n && memcmp(guess->name, k, n) == 0) {
+        ci = (int)dt->predict;
+    } else {
+        h = name_hash(k, n);
+        ci = lookup(dt, k, n, h);
+    }
     if (ci >= 0) {
+        dt->predict = (uint32_t)ci + 1 == dt->ncols ? 0 : (uint32_t)ci + 1;
         struct decode_col *dc = &dt->cols[ci];
         if (dc->seen == dt->stamp) {
             fail(r, DECODE_EDUPLICATE, dc->name, "the key '%s' appears twice", dc->name);

@@ -145,6 +145,8 @@ struct decode_table {
     uint32_t *slots;             /* column hash: index + 1, 0 = empty */
     uint32_t slot_mask;          /* slots - 1 (a power of two minus one) */
     uint32_t stamp;              /* current row, for decode_col.seen */
+    uint32_t predict;            /* the column the next key probably names (the one
+                                    after the last key's: producers keep their order) */
     uint32_t unknown_count;
     struct decode_unknown unknown[DECODE_UNKNOWN_MAX];
     char *scratch;               /* unescaped strings, decoded base64 */

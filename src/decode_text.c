@@ -448,26 +448,26 @@ bool decode_parse_epoch(const char *s, size_t n, bool lenient, enum schema_epoch
 /* ------------------------------------------------------------------------- */
 /* uuid, base64 */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+/* Hex digit values + 1; 0 for anything else. */
+static const uint8_t hex1[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9,
+    ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11,
+    ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 bool decode_parse_uuid(const char *s, size_t n, uint8_t out[16], const char **why)
 {
     if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
         return *why = "expected 8-4-4-4-12 hex digits", false;
-    size_t k = 0;
-    for (size_t i = 0; i < 36; i += 2) {
-        if (s[i] == '-') i++;
-        int h = hex_value(s[i]), l = hex_value(s[i + 1]);
-        if (h < 0 || l < 0) return *why = "not a hex digit", false;
-        out[k++] = (uint8_t)(h << 4 | l);
+    /* Byte k from the digits at pos[k] and pos[k] + 1. */
+    static const uint8_t pos[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
+    unsigned bad = 0;
+    for (size_t k = 0; k < 16; k++) {
+        unsigned h = hex1[(uint8_t)s[pos[k]]], l = hex1[(uint8_t)s[pos[k] + 1]];
+        bad |= (h == 0) | (l == 0);
+        out[k] = (uint8_t)((h - 1) << 4 | ((l - 1) & 15));
     }
-    assert(k == 16);
+    if (bad) return *why = "not a hex digit", false;
     return true;
 }
 

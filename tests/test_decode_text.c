@@ -475,6 +475,7 @@ Test(decode_text, uuids)
         "6f1c1d1e-8e5b-4c9a-9a7e-0b7d3f1c2a1", "6f1c1d1e-8e5b-4c9a-9a7e-0b7d3f1c2a100",
         "6f1c1d1e-8e5b-4c9a-9a7e_0b7d3f1c2a10", "6f1c1d1e-8e5b-4c9a-9a7e-0b7d3f1c2a1g",
         "6f1c1d1-e8e5b-4c9a-9a7e-0b7d3f1c2a10", "x", "",
+        "6F1cd11E-8e5b-4c9a-9a7d-be7c9a-9a7d-", /* dashes in hex places: read past the end once */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert(!decode_parse_uuid(H(bad[i]), strlen(bad[i]), u, &why), "'%s' accepted", bad[i]);
