@@ -969,11 +969,11 @@ static bool server_name_store(struct tls_conn *c, const char *name)
     return true;
 }
 
-void tls_connect(struct tls_conn *conn, const char *host, uint16_t port, const char *server_name,
-                 int64_t deadline_ms, tls_fn fn, void *context)
+/* Resets the per-connection state for a new connect or handshake. */
+static void connect_begin(struct tls_conn *c, uint16_t port, int64_t deadline_ms, tls_fn fn,
+                          void *context)
 {
-    struct tls_conn *c = conn;
-    assert(c->loop != NULL && host != NULL && fn != NULL);
+    assert(c->loop != NULL && fn != NULL);
     assert(c->state == TLS_IDLE && c->close_fn == NULL && !c->kick_armed);
     assert(!c->net_send_busy && !c->net_recv_busy);
     c->state = TLS_CONNECTING;
@@ -989,6 +989,14 @@ void tls_connect(struct tls_conn *conn, const char *host, uint16_t port, const c
     memset(&c->chain, 0, sizeof c->chain);
     lw_err_clear(&c->err_connect);
     lw_err_clear(&c->err_dead);
+}
+
+void tls_connect(struct tls_conn *conn, const char *host, uint16_t port, const char *server_name,
+                 int64_t deadline_ms, tls_fn fn, void *context)
+{
+    struct tls_conn *c = conn;
+    assert(host != NULL);
+    connect_begin(c, port, deadline_ms, fn, context);
     bool v6 = strchr(host, ':') != NULL && host[0] != '[';
     snprintf(c->peer, sizeof c->peer, "%s%.*s%s:%u", v6 ? "[" : "", (int)(NET_HOST_MAX - 1), host,
              v6 ? "]" : "", (unsigned)port);
@@ -998,6 +1006,30 @@ void tls_connect(struct tls_conn *conn, const char *host, uint16_t port, const c
     }
     net_connect(&c->net, host, port, deadline_ms, on_tcp_connected, c);
 }
+
+void tls_handshake(struct tls_conn *conn, const char *server_name, int64_t deadline_ms, tls_fn fn,
+                   void *context)
+{
+    struct tls_conn *c = conn;
+    assert(server_name != NULL);
+    assert(net_state(&c->net) == NET_CONNECTED);
+    /* The port keys the session for resumption; the embedded net_conn knows it. */
+    connect_begin(c, c->net.port, deadline_ms, fn, context);
+    snprintf(c->peer, sizeof c->peer, "%s", net_peer(&c->net));
+    if (!server_name_store(c, server_name)) {
+        connect_fail(c); /* reported after closing the socket, as any failed connect */
+        return;
+    }
+    c->handshaking = true;
+    c->handshake_start_ms = loop_now_ms(c->loop);
+    if (!engine_start(c, &c->err_connect)) {
+        connect_fail(c);
+        return;
+    }
+    pump(c); /* starts the ClientHello; no result can be ready before the server answers */
+}
+
+struct net_conn *tls_net(struct tls_conn *conn) { return &conn->net; }
 
 /* ------------------------------------------------------------------------- */
 /* Send, recv */

@@ -229,6 +229,18 @@ void tls_init(struct tls_conn *conn, struct loop *loop, const struct tls_anchors
 void tls_connect(struct tls_conn *conn, const char *host, uint16_t port, const char *server_name,
                  int64_t deadline_ms, tls_fn fn, void *context);
 
+/* STARTTLS: runs the handshake over the connection's own TCP connection, which the
+ * caller connected and used in plain text first through tls_net(conn) (PostgreSQL's
+ * SSLRequest: send it, read 'S', then call this). `server_name` is checked and sent
+ * as SNI as for tls_connect. No net op may be in flight on tls_net(conn), and no
+ * plaintext byte of the server may be left unread. `fn` as for tls_connect: on
+ * failure the TCP connection is closed too. The connection must be TLS_IDLE. */
+void tls_handshake(struct tls_conn *conn, const char *server_name, int64_t deadline_ms, tls_fn fn,
+                   void *context);
+
+/* The TCP connection under `conn`, for plain-text use before tls_handshake only. */
+struct net_conn *tls_net(struct tls_conn *conn);
+
 /* Encrypts and sends all `size_bytes` (> 0) of `buf`, which must stay unchanged until
  * `fn` runs; records are flushed at the end, so a request goes out at once. The
  * connection must be TLS_READY with no other send in flight. */

@@ -1231,6 +1231,69 @@ Test(tls_conn, close_cancels_a_pending_recv)
     peer_stop(&p);
 }
 
+struct net_result {
+    int calls;
+    size_t size_bytes;
+    int code;
+};
+
+static void net_result_fn(struct net_conn *conn, void *context, size_t size_bytes, const struct lw_err *err)
+{
+    (void)conn;
+    struct net_result *r = context;
+    r->calls++;
+    r->size_bytes = size_bytes;
+    r->code = err != NULL ? err->code : 0;
+}
+
+/* PostgreSQL's way: plain TCP first (SSLRequest, 'S'), then TLS on the same socket. */
+Test(tls_conn, starttls_after_a_plain_exchange)
+{
+    struct peer p = peer_start("starttls", "leaf-ec", 1, NULL);
+    struct net_conn *net = tls_net(&fx.conn);
+    struct net_result nr = { 0 };
+    net_connect(net, "localhost", p.port, loop_now_ms(&fx.loop) + 10000, net_result_fn, &nr);
+    run_until(&fx.loop, &nr.calls, 1);
+    cr_assert_eq(nr.code, 0);
+    static const uint8_t ssl_request[8] = { 0, 0, 0, 8, 4, 210, 22, 47 };
+    nr = (struct net_result){ 0 };
+    net_send(net, ssl_request, sizeof ssl_request, loop_now_ms(&fx.loop) + 10000, net_result_fn, &nr);
+    run_until(&fx.loop, &nr.calls, 1);
+    cr_assert_eq(nr.code, 0);
+    uint8_t answer = 0;
+    nr = (struct net_result){ 0 };
+    net_recv(net, &answer, 1, loop_now_ms(&fx.loop) + 10000, net_result_fn, &nr);
+    run_until(&fx.loop, &nr.calls, 1);
+    cr_assert_eq(nr.code, 0);
+    cr_assert_eq(answer, 'S');
+
+    struct result r = { 0 };
+    tls_handshake(&fx.conn, "localhost", loop_now_ms(&fx.loop) + 10000, result_fn, &r);
+    cr_assert_eq(r.calls, 0);
+    run_until(&fx.loop, &r.calls, 1);
+    cr_assert_not(r.failed, "%s", r.msg);
+    cr_assert_eq(tls_state(&fx.conn), TLS_READY);
+    send_all("select 1", 8);
+    uint8_t buf[8];
+    recv_exact(buf, 8, sizeof buf);
+    cr_assert_eq(memcmp(buf, "select 1", 8), 0);
+    close_ok();
+    peer_stop(&p);
+
+    /* A name that cannot be checked: the socket is closed and the error reported. */
+    p = peer_start("starttls", "leaf-ec", 1, NULL);
+    nr = (struct net_result){ 0 };
+    net_connect(net, "localhost", p.port, loop_now_ms(&fx.loop) + 10000, net_result_fn, &nr);
+    run_until(&fx.loop, &nr.calls, 1);
+    r = (struct result){ 0 };
+    tls_handshake(&fx.conn, "127.0.0.1", loop_now_ms(&fx.loop) + 10000, result_fn, &r);
+    cr_assert_eq(r.calls, 0);
+    run_until(&fx.loop, &r.calls, 1);
+    cr_assert_eq(r.code, TLS_E_HOST, "%s", r.msg);
+    cr_assert_eq(net_state(net), NET_IDLE);
+    peer_stop(&p);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Transport */
 

@@ -11,6 +11,7 @@ Modes:
   tell          TLS; sends "resumed=0|1 cipher=<name> version=<v>\\n", then echoes
   notify        TLS; sends the payload, then close_notify, then closes
   truncate      TLS; sends the payload, then closes TCP without close_notify
+  starttls      reads an 8-byte SSLRequest, answers "S", then TLS and echo
   tls13         TLS 1.3 only (the handshake fails)
   rsa-cbc       TLS 1.2 with AES128-SHA256 only (no ECDHE, no AEAD)
   plain-echo    plain TCP: echoes every byte until the client closes
@@ -71,6 +72,17 @@ def echo(tls):
 
 
 def serve_tls(args, ctx, conn):
+    if args.mode == "starttls":
+        request = b""
+        while len(request) < 8:
+            chunk = conn.recv(8 - len(request))
+            if not chunk:
+                return
+            request += chunk
+        if request != bytes([0, 0, 0, 8, 4, 210, 22, 47]):
+            print(f"not an SSLRequest: {request!r}", file=sys.stderr)
+            return
+        conn.sendall(b"S")
     try:
         tls = ctx.wrap_socket(conn, server_side=True)
     except (ssl.SSLError, OSError) as e:
@@ -81,7 +93,7 @@ def serve_tls(args, ctx, conn):
             line = f"resumed={int(tls.session_reused)} cipher={tls.cipher()[0]} version={tls.version()}\n"
             tls.sendall(line.encode())
             echo(tls)
-        elif args.mode == "echo":
+        elif args.mode in ("echo", "starttls"):
             echo(tls)
         elif args.mode == "notify":
             tls.sendall(args.payload.encode())
@@ -136,7 +148,7 @@ def main():
     p.add_argument("--payload", default="hello from the server")
     args = p.parse_args()
     signal.alarm(60)
-    tls_modes = {"echo", "tell", "notify", "truncate", "tls13", "rsa-cbc"}
+    tls_modes = {"echo", "starttls", "tell", "notify", "truncate", "tls13", "rsa-cbc"}
     ctx = context(args, args.mode) if args.mode in tls_modes else None
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.bind(("127.0.0.1", 0))
