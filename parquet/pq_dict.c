@@ -157,8 +157,12 @@ static inline bool rec_same(const struct pq_dict *d, uint32_t e, const uint8_t *
 {
     const uint8_t *r = rec_of(d, e);
     if (pq_load_u32le(r + 4) != n || pq_load_u64le(r + 8) != k.a || pq_load_u64le(r + 16) != k.b) return false;
-    return n <= SHORT_BYTES || memcmp(d->src_arena + pq_load_u32le(r) + SHORT_BYTES, p + SHORT_BYTES,
-                                      n - SHORT_BYTES) == 0;
+    if (n <= SHORT_BYTES) return true;
+    const uint8_t *q = d->src_arena + pq_load_u32le(r);
+    if (n <= 2 * SHORT_BYTES) /* the last 16 bytes (they overlap the prefix) */
+        return pq_load_u64le(q + n - 16) == pq_load_u64le(p + n - 16) &&
+               pq_load_u64le(q + n - 8) == pq_load_u64le(p + n - 8);
+    return memcmp(q + SHORT_BYTES, p + SHORT_BYTES, n - SHORT_BYTES) == 0;
 }
 
 /* The hash of entry e (the same as of the value it holds). */

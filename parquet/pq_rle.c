@@ -56,6 +56,36 @@ void pq_rle_encode_repeat(struct pq_buf *out, uint32_t value, size_t n, unsigned
     }
 }
 
+/* The values v[0, count) packed LSB first, bw bits each, through a 64-bit
+ * accumulator stored 8 bytes at a time. count is a multiple of 8, so the
+ * output ends on a byte (count * bw / 8 bytes); up to 7 bytes past it may be
+ * written (the caller reserves them). A value's bits that do not fit the
+ * accumulator start the next one: v >> (bw - nb), which is 0 when nb is 0. */
+#define PQ_PACK_DEFINE(NAME, T)                                                       \
+    static uint8_t *pack_##NAME(uint8_t *dst, const T *v, size_t count, unsigned bw)  \
+    {                                                                                 \
+        assert(count % 8 == 0 && bw >= 1 && bw <= PQ_RLE_BIT_WIDTH_MAX);               \
+        uint64_t acc = 0;                                                             \
+        unsigned nb = 0;                                                              \
+        for (size_t k = 0; k < count; k++) {                                          \
+            uint64_t x = v[k];                                                        \
+            acc |= x << nb;                                                           \
+            nb += bw;                                                                 \
+            if (nb >= 64) {                                                           \
+                pq_store_u64le(dst, acc);                                             \
+                dst += 8;                                                             \
+                nb -= 64;                                                             \
+                acc = x >> (bw - nb);                                                 \
+            }                                                                         \
+        }                                                                             \
+        assert(nb % 8 == 0);                                                          \
+        pq_store_u64le(dst, acc);                                                     \
+        return dst + nb / 8;                                                          \
+    }
+
+PQ_PACK_DEFINE(u8, uint8_t)
+PQ_PACK_DEFINE(u32, uint32_t)
+
 /* The same encoder over bytes and over 32-bit values. */
 #define PQ_RLE_DEFINE(NAME, T)                                                        \
     static size_t run_length_##NAME(const T *v, size_t i, size_t n)                   \
@@ -74,18 +104,14 @@ void pq_rle_encode_repeat(struct pq_buf *out, uint32_t value, size_t n, unsigned
         size_t groups = (count + 7) / 8;                                              \
         assert(groups > 0);                                                           \
         pq_buf_varint(out, (uint64_t)groups << 1 | 1);                                \
-        if (!pq_buf_reserve(out, groups * bw)) return;                                \
+        if (!pq_buf_reserve(out, groups * bw + 8)) return;                            \
         uint8_t *dst = pq_buf_tail(out);                                              \
-        uint32_t tmp[8];                                                              \
-        size_t i = start;                                                             \
-        for (; i + 8 <= end; i += 8) {                                                \
-            for (unsigned k = 0; k < 8; k++) tmp[k] = (uint32_t)v[i + k];             \
-            pq_bitpack8(dst, tmp, bw);                                                \
-            dst += bw;                                                                \
-        }                                                                             \
-        if (i < end) {                                                                \
-            for (unsigned k = 0; k < 8; k++) tmp[k] = i + k < end ? (uint32_t)v[i + k] : 0; \
-            pq_bitpack8(dst, tmp, bw);                                                \
+        size_t whole = count / 8 * 8;                                                 \
+        if (whole > 0) dst = pack_##NAME(dst, v + start, whole, bw);                  \
+        if (whole < count) {                                                          \
+            T tmp[8] = {0};                                                           \
+            for (size_t k = 0; k < count - whole; k++) tmp[k] = v[start + whole + k]; \
+            pack_##NAME(dst, tmp, 8, bw);                                             \
         }                                                                             \
         out->len += groups * bw;                                                      \
     }                                                                                 \

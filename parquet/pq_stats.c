@@ -230,6 +230,29 @@ static void range_decimal(struct pq_stats *r, const uint8_t *v, size_t n, size_t
     r->has_minmax = true;
 }
 
+/* Unsigned byte order of 16-byte values (uuids): two big-endian words. */
+static void range_16(const uint8_t *v, size_t n, size_t *mn_i, size_t *mx_i)
+{
+    uint64_t mnh = __builtin_bswap64(pq_load_u64le(v)), mnl = __builtin_bswap64(pq_load_u64le(v + 8));
+    uint64_t mxh = mnh, mxl = mnl;
+    size_t mn = 0, mx = 0;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t h = __builtin_bswap64(pq_load_u64le(v + 16 * i));
+        uint64_t l = __builtin_bswap64(pq_load_u64le(v + 16 * i + 8));
+        if (h > mxh || (h == mxh && l > mxl)) {
+            mxh = h;
+            mxl = l;
+            mx = i;
+        } else if (h < mnh || (h == mnh && l < mnl)) {
+            mnh = h;
+            mnl = l;
+            mn = i;
+        }
+    }
+    *mn_i = mn;
+    *mx_i = mx;
+}
+
 static void range_fixed(struct pq_stats *r, const uint8_t *v, size_t n, size_t w, bool decimal)
 {
     if (decimal) {
@@ -237,7 +260,13 @@ static void range_fixed(struct pq_stats *r, const uint8_t *v, size_t n, size_t w
         return;
     }
     const uint8_t *mn = v, *mx = v;
-    for (size_t i = 1; i < n; i++) {
+    if (w == 16) {
+        size_t a, b;
+        range_16(v, n, &a, &b);
+        mn = v + 16 * a;
+        mx = v + 16 * b;
+    }
+    for (size_t i = 1; w != 16 && i < n; i++) {
         const uint8_t *x = v + w * i;
         if (memcmp(x, mx, w) > 0) mx = x;
         else if (memcmp(x, mn, w) < 0) mn = x;
@@ -248,21 +277,60 @@ static void range_fixed(struct pq_stats *r, const uint8_t *v, size_t n, size_t w
     r->has_minmax = true;
 }
 
+/* The first 16 bytes of p[0, n) as two big-endian words, zero-padded: their
+ * unsigned order is the byte order of the values, except that a tie may
+ * still differ further on (or in length). `wide`: 16 bytes may be read. */
+struct key16 {
+    uint64_t hi, lo;
+};
+
+static inline struct key16 key16_of(const uint8_t *p, uint32_t n, bool wide)
+{
+    uint64_t a, b;
+    if (wide) {
+        a = pq_load_u64le(p);
+        b = pq_load_u64le(p + 8);
+        a &= n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
+        b &= n >= 16 ? ~(uint64_t)0 : n <= 8 ? 0 : ((uint64_t)1 << (8 * (n - 8))) - 1;
+    } else {
+        uint8_t buf[16] = {0};
+        memcpy(buf, p, n < 16 ? n : 16);
+        a = pq_load_u64le(buf);
+        b = pq_load_u64le(buf + 8);
+    }
+    return (struct key16){__builtin_bswap64(a), __builtin_bswap64(b)};
+}
+
+/* Compares x (key kx) with y (key ky): the keys decide unless they tie. */
+static inline int cmp_keyed(struct key16 kx, const uint8_t *x, uint32_t xn, struct key16 ky, const uint8_t *y,
+                            uint32_t yn)
+{
+    if (kx.hi != ky.hi) return kx.hi < ky.hi ? -1 : 1;
+    if (kx.lo != ky.lo) return kx.lo < ky.lo ? -1 : 1;
+    return cmp_bytes(x, xn, y, yn);
+}
+
 static void range_bytes(struct pq_stats *r, const uint8_t *arena, const uint32_t *off, size_t from,
                         size_t to)
 {
     const uint8_t *mn = arena + off[from], *mx = mn;
     uint32_t mn_len = off[from + 1] - off[from], mx_len = mn_len;
+    /* 16 bytes can be read at any value starting 16 before the data's end. */
+    uint32_t wide_end = off[to] >= 16 ? off[to] - 16 : 0;
+    struct key16 kmn = key16_of(mn, mn_len, off[from] <= wide_end), kmx = kmn;
     for (size_t i = from + 1; i < to; i++) {
         const uint8_t *x = arena + off[i];
         uint32_t n = off[i + 1] - off[i];
+        struct key16 k = key16_of(x, n, off[i] <= wide_end);
         /* Max first: stream ids and timestamps mostly grow. */
-        if (cmp_bytes(x, n, mx, mx_len) > 0) {
+        if (cmp_keyed(k, x, n, kmx, mx, mx_len) > 0) {
             mx = x;
             mx_len = n;
-        } else if (cmp_bytes(x, n, mn, mn_len) < 0) {
+            kmx = k;
+        } else if (cmp_keyed(k, x, n, kmn, mn, mn_len) < 0) {
             mn = x;
             mn_len = n;
+            kmn = k;
         }
     }
     r->min_ref = mn;

@@ -351,8 +351,9 @@ static size_t zstd_raw_frame(uint8_t *dst, const uint8_t *src, size_t n)
     return at;
 }
 
-/* Compresses w->page and queues header + body. Returns the bytes queued, or 0
- * on error. The header:
+/* Compresses the page body w->body (w->page, or values straight from the
+ * builder) and queues header + body. Returns the bytes queued, or 0 on error.
+ * The header:
  *
  *   PageHeader { 1: type  2: uncompressed_page_size  3: compressed_page_size
  *                5: DataPageHeader { 1: num_values 2: encoding
@@ -363,11 +364,13 @@ static size_t emit_page(struct pq_writer *w, int type, uint32_t num_values, int 
 {
     const char *name = w->batch->cols[w->col].field->name;
     if (w->page.failed) return fail(w, PQ_E_MEMORY, "out of memory budget for a page", name), 0;
-    const uint8_t *body = w->page.data;
-    size_t body_len = w->page.len;
-    if (w->page.len > INT32_MAX) return fail(w, PQ_E_LIMIT, "a page larger than 2 GiB", name), 0;
+    const uint8_t *src = w->body.p;
+    size_t src_len = w->body.len;
+    const uint8_t *body = src;
+    size_t body_len = src_len;
+    if (src_len > INT32_MAX) return fail(w, PQ_E_LIMIT, "a page larger than 2 GiB", name), 0;
     if (w->zstd != NULL) {
-        size_t bound = ZSTD_compressBound(w->page.len);
+        size_t bound = ZSTD_compressBound(src_len);
         pq_buf_clear(&w->zpage);
         if (!pq_buf_reserve(&w->zpage, bound))
             return fail(w, PQ_E_MEMORY, "out of memory budget for a compressed page", name), 0;
@@ -376,12 +379,12 @@ static size_t emit_page(struct pq_writer *w, int type, uint32_t num_values, int 
         bool raw = type == PT_DATA_PAGE && w->ck.store_raw && w->ck.data_pages % PQ_RAW_REPROBE_PAGES != 0;
         size_t r;
         if (raw) {
-            r = zstd_raw_frame(w->zpage.data, w->page.data, w->page.len);
+            r = zstd_raw_frame(w->zpage.data, src, src_len);
         } else {
-            r = ZSTD_compress2(w->zstd, w->zpage.data, bound, w->page.data, w->page.len);
+            r = ZSTD_compress2(w->zstd, w->zpage.data, bound, src, src_len);
             if (ZSTD_isError(r)) return fail(w, PQ_E_CODEC, ZSTD_getErrorName(r), name), 0;
-            if (type == PT_DATA_PAGE && w->page.len >= PQ_RAW_MIN_BYTES)
-                w->ck.store_raw = (uint64_t)r * 100 >= (uint64_t)w->page.len * 97;
+            if (type == PT_DATA_PAGE && src_len >= PQ_RAW_MIN_BYTES)
+                w->ck.store_raw = (uint64_t)r * 100 >= (uint64_t)src_len * 97;
         }
         assert(r <= bound);
         w->zpage.len = r;
@@ -392,7 +395,7 @@ static size_t emit_page(struct pq_writer *w, int type, uint32_t num_values, int 
     struct pq_thrift t;
     pq_thrift_init(&t, &w->hdr);
     pq_thrift_i32(&t, 1, type);
-    pq_thrift_i32(&t, 2, (int32_t)w->page.len);
+    pq_thrift_i32(&t, 2, (int32_t)src_len);
     pq_thrift_i32(&t, 3, (int32_t)body_len);
     if (type == PT_DATA_PAGE) {
         pq_thrift_struct_begin(&t, 5);
@@ -410,7 +413,7 @@ static size_t emit_page(struct pq_writer *w, int type, uint32_t num_values, int 
     if (!pq_thrift_end(&t)) return fail(w, PQ_E_MEMORY, "out of memory budget for a page header", name), 0;
     queue(w, w->hdr.data, w->hdr.len);
     queue(w, body, body_len);
-    w->ck.uncompressed_bytes += w->hdr.len + w->page.len;
+    w->ck.uncompressed_bytes += w->hdr.len + src_len;
     w->ck.compressed_bytes += w->hdr.len + body_len;
     return w->hdr.len + body_len;
 }
@@ -433,6 +436,25 @@ static void page_extent(const struct pq_writer *w, const struct pq_col *c, size_
         *slot_end = s + (size_t)n;
         *nvals = count_present(c, s, s + (size_t)n);
         *nrows = n;
+        return;
+    }
+    if (c->max_rep == 0 && (c->max_def == 0 || c->defs_lazy) && !w->ck.dict && c->width == 0) {
+        /* PLAIN byte arrays without nulls (slot = value): the first page
+         * prefix of at least bits_max bits, found by bisection over the
+         * offsets (the general loop below does the same value by value). */
+        const uint32_t *off = pq_col_offsets(c);
+        size_t v = w->ck.val, left = end - s;
+        assert(v == s);
+        size_t lo = 1, hi = left < rows_max ? left : (size_t)rows_max;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            uint64_t bits = ((uint64_t)(off[v + mid] - off[v]) + 4 * (uint64_t)mid) * 8;
+            if (bits >= bits_max) hi = mid;
+            else lo = mid + 1;
+        }
+        *slot_end = s + lo;
+        *nvals = lo;
+        *nrows = lo;
         return;
     }
     const uint8_t *reps = c->max_rep > 0 ? c->reps.data : NULL;
@@ -484,13 +506,23 @@ static void put_plain(struct pq_buf *out, const struct pq_col *c, size_t v0, siz
     } else {
         const uint32_t *off = pq_col_offsets(c);
         size_t bytes = off[v0 + n] - off[v0];
-        if (!pq_buf_reserve(out, 4 * n + bytes)) return;
+        /* Values are copied 16 bytes at a time (short ones are the common
+         * case, and a call per value costs more than the copy): up to 15
+         * bytes past a value are read, while they are still page data, and
+         * written, into the next value's place or the 16 reserved here. */
+        if (!pq_buf_reserve(out, 4 * n + bytes + 16)) return;
         uint8_t *dst = pq_buf_tail(out);
         const uint8_t *arena = c->arena.data;
+        uint32_t end = off[v0 + n];
         for (size_t i = v0; i < v0 + n; i++) {
             uint32_t len = off[i + 1] - off[i];
+            const uint8_t *src = arena + off[i];
             pq_store_u32le(dst, len);
-            memcpy(dst + 4, arena + off[i], len);
+            if (end - off[i] >= ((len + 15) & ~15u)) {
+                for (uint32_t k = 0; k < len; k += 16) memcpy(dst + 4 + k, src + k, 16);
+            } else {
+                memcpy(dst + 4, src, len);
+            }
             dst += 4 + (size_t)len;
         }
         out->len += 4 * n + bytes;
@@ -565,14 +597,20 @@ static void step_page(struct pq_writer *w)
         const uint8_t *defs = c->defs_lazy ? NULL : c->defs.data + s0;
         put_levels(&w->page, defs, c->max_def, nslots, pq_bit_width(c->max_def));
     }
+    /* PLAIN fixed-width values without levels: the body is the builder's own
+     * bytes, compressed (or queued) from there without a copy. */
+    bool direct = !w->ck.dict && c->max_rep == 0 && c->max_def == 0 && c->width > 0 &&
+                  c->phys != PQ_PHYS_BOOLEAN;
     if (w->ck.dict) {
         /* u8 bit width, then the indices as RLE/BP hybrid (no length prefix). */
         pq_buf_u8(&w->page, (uint8_t)w->ck.bit_width);
         const uint32_t *idx = (const uint32_t *)(const void *)w->idx.data;
         if (nvals > 0) pq_rle_encode_u32(&w->page, idx + (v0 - w->ck.val0), nvals, w->ck.bit_width);
-    } else {
+    } else if (!direct) {
         put_plain(&w->page, c, v0, nvals);
     }
+    w->body = direct ? (struct pq_seg){c->values.data + (size_t)c->width * v0, (size_t)c->width * nvals}
+                     : (struct pq_seg){w->page.data, w->page.len};
 
     struct pq_stats ps;
     pq_stats_reset(&ps);
@@ -600,6 +638,7 @@ static void step_dict_page(struct pq_writer *w)
 {
     pq_buf_clear(&w->page);
     pq_dict_write_plain(&w->dict, &w->page);
+    w->body = (struct pq_seg){w->page.data, w->page.len};
     uint64_t offset = w->pos;
     if (emit_page(w, PT_DICTIONARY_PAGE, w->dict.count, ENC_PLAIN) == 0) return;
     w->ck.dict_page_offset = (int64_t)offset;

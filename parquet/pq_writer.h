@@ -223,7 +223,8 @@ struct pq_writer {
     struct pq_buf idx;         /* uint32 dictionary index per value of the chunk */
     struct pq_buf marks;       /* uint32 per dictionary entry: last page that used it */
     struct pq_buf uniq;        /* uint32 value indices of the entries a page uses */
-    struct pq_buf page;        /* uncompressed page body */
+    struct pq_buf page;        /* uncompressed page body (levels, encoded values) */
+    struct pq_seg body;        /* the page body to emit: in `page`, or builder values */
     struct pq_buf zpage;       /* compressed page body */
     struct pq_buf hdr;         /* page header, magic, footer length */
     struct pq_buf meta;        /* ColumnMetaData bodies of every chunk */

@@ -581,7 +581,7 @@ Test(pq_writer, dictionary_estimate_keeps_random_columns_that_fit)
 
 /* Pulls a whole file through pq_writer_out; returns how many page bodies were
  * frames of raw zstd blocks (each checked block by block against the page
- * it stores: zstd itself writes such frames for incompressible data), counts
+ * body it stores: zstd itself writes such frames for incompressible data), counts
  * the page bodies in *pages and those the writer stored without compressing
  * in *stored. (The unit tests link the compressor only: compressed frames are
  * read back by the matrix test.) */
@@ -607,7 +607,7 @@ static unsigned raw_frames(const struct pq_batch *b, const struct pq_writer_opts
             if (p[4] == 0xA0 && (p[9] & 6) == 0) {
                 /* Single segment, 4-byte content size, raw blocks to the end. */
                 raw++;
-                cr_assert_eq(pq_load_u32le(p + 5), w.page.len);
+                cr_assert_eq(pq_load_u32le(p + 5), w.body.len);
                 size_t at = 9, done = 0;
                 bool last = false;
                 while (!last) {
@@ -618,13 +618,13 @@ static unsigned raw_frames(const struct pq_batch *b, const struct pq_writer_opts
                     size_t k = h >> 3;
                     cr_assert_leq(k, ZSTD_BLOCKSIZE_MAX);
                     cr_assert_leq(at + 3 + k, n);
-                    cr_assert_leq(done + k, w.page.len);
-                    cr_assert_eq(memcmp(p + at + 3, w.page.data + done, k), 0);
+                    cr_assert_leq(done + k, w.body.len);
+                    cr_assert_eq(memcmp(p + at + 3, w.body.p + done, k), 0);
                     at += 3 + k;
                     done += k;
                 }
                 cr_assert_eq(at, n);
-                cr_assert_eq(done, w.page.len);
+                cr_assert_eq(done, w.body.len);
             }
         }
         if (n > 0) {
