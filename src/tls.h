@@ -12,6 +12,9 @@
  *     tls_close(&c, fn, ctx)                         -> fn: close_notify sent (if it can
  *                                                      be, without waiting), socket closed
  *
+ * or, to start TLS inside a plain-text protocol (PostgreSQL's SSLRequest), net_connect
+ * and talk on tls_net(&c) first, then tls_handshake(&c, name, deadline_ms, fn, ctx).
+ *
  * The engine is BearSSL's, driven by the loop's bytes and never blocking:
  *
  *      caller plaintext          BearSSL engine                 net_conn (TCP)
