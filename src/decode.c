@@ -118,6 +118,7 @@ bool decode_table_init(struct decode_table *dt, const struct schema_table *t, st
     assert(dt != NULL && t != NULL);
     memset(dt, 0, sizeof *dt);
     dt->table = t;
+    dt->name_len = strlen(t->name);
     dt->partition = t->partition_column >= 0 ? t->partition_column : -1;
     dt->meta_stream = (t->metadata & SCHEMA_META_STREAM) != 0;
     dt->meta_ingested_at = (t->metadata & SCHEMA_META_INGESTED_AT) != 0;
@@ -207,6 +208,7 @@ struct row {
     struct pq_batch *b;
     struct decode_error *err;
     uint32_t unknown;
+    bool err_set;                /* fail() was called: err holds the reason */
     bool has_partition;
     int64_t partition_us;
 };
@@ -245,6 +247,7 @@ __attribute__((format(printf, 4, 5))) static bool fail(struct row *r, enum decod
                                                        const char *fmt, ...)
 {
     struct decode_error *err = r->err;
+    r->err_set = true;
     err->code = code;
     snprintf(err->table, sizeof err->table, "%s", r->dt->table->name);
     snprintf(err->column, sizeof err->column, "%s", column != NULL ? column : "");
@@ -322,12 +325,6 @@ static bool content(struct row *r, const struct decode_col *dc, const struct jso
     return true;
 }
 
-static bool is_iso_like(const char *p, size_t n)
-{
-    return n >= 5 && (unsigned)(p[0] - '0') < 10 && (unsigned)(p[1] - '0') < 10 && (unsigned)(p[2] - '0') < 10 &&
-           (unsigned)(p[3] - '0') < 10 && p[4] == '-';
-}
-
 static const char *found(const struct json_value *v)
 {
     switch (v->kind) {
@@ -342,136 +339,200 @@ static const char *found(const struct json_value *v)
     return "found something else";
 }
 
-/* Appends one non-null scalar (a column's value or a list element). `text`: a
- * flat-mode field (kind JSON_STRING, raw bytes, not yet checked as UTF-8). */
-static bool put_scalar(struct row *r, int ci, struct pq_col *c, const struct json_value *v, bool text, size_t elem)
+/* One value being appended: where it goes and where it came from. */
+struct slot {
+    struct row *r;
+    int ci;                      /* declared column */
+    const struct decode_col *dc;
+    struct pq_col *c;
+    const struct json_value *v;
+    bool text;                   /* a flat-mode field: raw bytes, not yet checked as UTF-8 */
+    size_t elem;                 /* list element index, or SIZE_MAX */
+};
+
+static bool refuse_value(const struct slot *x, const char *why)
 {
-    struct decode_table *dt = r->dt;
-    const struct decode_col *dc = &dt->cols[ci];
-    const char *why = NULL;
+    return bad_value(x->r, x->dc, x->v, x->elem, why);
+}
+
+/* The text of a value that must be a string (or, with `num_ok`, a number). */
+static bool text_of(const struct slot *x, bool num_ok, size_t extra, const char **p, size_t *n)
+{
+    if (x->v->kind != JSON_STRING && !(num_ok && x->v->kind == JSON_NUMBER)) return refuse_value(x, found(x->v));
+    return content(x->r, x->dc, x->v, extra, p, n);
+}
+
+static bool put_string(const struct slot *x)
+{
     const char *p;
     size_t n;
-    bool ok;
-    bool is_str = v->kind == JSON_STRING;
-    bool is_num = v->kind == JSON_NUMBER;
-    switch (dc->type) {
-    case SCHEMA_STRING:
-        if (!is_str) return bad_value(r, dc, v, elem, found(v));
-        if (!content(r, dc, v, 0, &p, &n)) return false;
-        if (text && util_utf8_valid_prefix(p, n) != n) return bad_value(r, dc, v, elem, "not valid UTF-8");
-        if (n > PQ_VALUE_MAX_BYTES) return bad_value(r, dc, v, elem, "longer than 256 MiB");
-        ok = pq_col_bytes(c, p, n);
-        break;
-    case SCHEMA_JSON:
-        /* The raw text of the value, as it stands in the data (strings with quotes). */
-        p = is_str && !text ? v->text - 1 : v->text;
-        n = is_str && !text ? v->len + 2 : v->len;
-        if (n > PQ_VALUE_MAX_BYTES) return bad_value(r, dc, v, elem, "longer than 256 MiB");
-        ok = pq_col_bytes(c, p, n);
-        break;
-    case SCHEMA_BOOL: {
-        bool b;
-        if (v->kind == JSON_TRUE || v->kind == JSON_FALSE) {
-            b = v->kind == JSON_TRUE;
-        } else {
-            if (!is_str) return bad_value(r, dc, v, elem, found(v));
-            if (!content(r, dc, v, 0, &p, &n)) return false;
-            if (!decode_parse_bool(p, n, &b, &why)) return bad_value(r, dc, v, elem, why);
-        }
-        ok = pq_col_bool(c, b);
-        break;
+    if (!text_of(x, false, 0, &p, &n)) return false;
+    if (x->text && util_utf8_valid_prefix(p, n) != n) return refuse_value(x, "not valid UTF-8");
+    if (n > PQ_VALUE_MAX_BYTES) return refuse_value(x, "longer than 256 MiB");
+    return pq_col_bytes(x->c, p, n);
+}
+
+/* The raw text of the value, as it stands in the data (strings with quotes). */
+static bool put_json(const struct slot *x)
+{
+    const struct json_value *v = x->v;
+    bool quoted = v->kind == JSON_STRING && !x->text;
+    const char *p = quoted ? v->text - 1 : v->text;
+    size_t n = quoted ? v->len + 2 : v->len;
+    if (n > PQ_VALUE_MAX_BYTES) return refuse_value(x, "longer than 256 MiB");
+    return pq_col_bytes(x->c, p, n);
+}
+
+static bool put_bool(const struct slot *x)
+{
+    bool b;
+    if (x->v->kind == JSON_TRUE || x->v->kind == JSON_FALSE) {
+        b = x->v->kind == JSON_TRUE;
+    } else {
+        const char *p, *why;
+        size_t n;
+        if (!text_of(x, false, 0, &p, &n)) return false;
+        if (!decode_parse_bool(p, n, &b, &why)) return refuse_value(x, why);
     }
+    return pq_col_bool(x->c, b);
+}
+
+static bool put_int(const struct slot *x)
+{
+    static const int64_t lo[] = { INT8_MIN, INT16_MIN, INT32_MIN, INT64_MIN };
+    static const int64_t hi[] = { INT8_MAX, INT16_MAX, INT32_MAX, INT64_MAX };
+    unsigned w = (unsigned)(x->dc->type - SCHEMA_INT8);
+    const char *p, *why;
+    size_t n;
+    int64_t v;
+    if (!text_of(x, true, 0, &p, &n)) return false;
+    if (!decode_parse_int(p, n, x->v->kind == JSON_STRING, lo[w], hi[w], &v, &why)) return refuse_value(x, why);
+    return x->dc->type == SCHEMA_INT64 ? pq_col_i64(x->c, v) : pq_col_i32(x->c, (int32_t)v);
+}
+
+static bool put_float(const struct slot *x)
+{
+    const char *p, *why;
+    size_t n;
+    bool lenient = x->v->kind == JSON_STRING;
+    if (!text_of(x, true, 0, &p, &n)) return false;
+    if (x->dc->type == SCHEMA_FLOAT) {
+        float f;
+        if (!decode_parse_float(p, n, lenient, &f, &why)) return refuse_value(x, why);
+        return pq_col_float(x->c, f);
+    }
+    double d;
+    if (!decode_parse_double(p, n, lenient, &d, &why)) return refuse_value(x, why);
+    return pq_col_double(x->c, d);
+}
+
+static bool put_decimal(const struct slot *x)
+{
+    const char *p, *why;
+    size_t n;
+    __int128 v;
+    if (!text_of(x, true, 0, &p, &n)) return false;
+    if (!decode_parse_decimal(p, n, x->v->kind == JSON_STRING, x->dc->precision, x->dc->scale, &v, &why))
+        return refuse_value(x, why);
+    unsigned __int128 u = (unsigned __int128)v;
+    return pq_col_decimal(x->c, (int64_t)(u >> 64), (uint64_t)u);
+}
+
+/* The row's partition value, when this is the partition column's own value. */
+static void note_partition(const struct slot *x, int64_t us)
+{
+    if (x->ci != x->r->dt->partition || x->elem != SIZE_MAX) return;
+    x->r->has_partition = true;
+    x->r->partition_us = us;
+}
+
+static bool put_date(const struct slot *x)
+{
+    const char *p, *why;
+    size_t n;
+    int32_t days;
+    if (x->v->kind != JSON_STRING) return refuse_value(x, "expected a string \"YYYY-MM-DD\"");
+    if (!text_of(x, false, 0, &p, &n)) return false;
+    if (!decode_parse_date(p, n, &days, &why)) return refuse_value(x, why);
+    note_partition(x, (int64_t)days * INT64_C(86400000000));
+    return pq_col_i32(x->c, days);
+}
+
+static bool is_iso_like(const char *p, size_t n)
+{
+    return n >= 5 && (unsigned)(p[0] - '0') < 10 && (unsigned)(p[1] - '0') < 10 && (unsigned)(p[2] - '0') < 10 &&
+           (unsigned)(p[3] - '0') < 10 && p[4] == '-';
+}
+
+static bool put_timestamp(const struct slot *x)
+{
+    const char *p, *why;
+    size_t n;
+    int64_t us;
+    bool is_str = x->v->kind == JSON_STRING;
+    if (!text_of(x, true, 0, &p, &n)) return false;
+    bool good = is_str && is_iso_like(p, n)
+                    ? decode_parse_timestamp(p, n, x->dc->type == SCHEMA_TIMESTAMP, &us, &why)
+                    : decode_parse_epoch(p, n, is_str, x->r->dt->table->epoch_unit, &us, &why);
+    if (!good) return refuse_value(x, why);
+    note_partition(x, us);
+    return pq_col_i64(x->c, us);
+}
+
+static bool put_uuid(const struct slot *x)
+{
+    const char *p, *why;
+    size_t n;
+    uint8_t u[16];
+    if (!text_of(x, false, 0, &p, &n)) return false;
+    if (!decode_parse_uuid(p, n, u, &why)) return refuse_value(x, why);
+    return pq_col_fixed(x->c, u, 16);
+}
+
+static bool put_binary(const struct slot *x)
+{
+    const char *p, *why;
+    size_t n, m;
+    /* content() leaves room for the decoded bytes after the text in scratch. */
+    if (!text_of(x, false, x->v->len / 4 * 3 + 3, &p, &n)) return false;
+    struct decode_table *dt = x->r->dt;
+    uint8_t *out = (uint8_t *)dt->scratch + (p == dt->scratch ? n : 0);
+    if (!decode_parse_base64(p, n, out, &m, &why)) return refuse_value(x, why);
+    if (m > PQ_VALUE_MAX_BYTES) return refuse_value(x, "longer than 256 MiB");
+    return pq_col_bytes(x->c, out, m);
+}
+
+/* Appends one non-null scalar (a column's value or a list element). False with
+ * the error set: the value's (refused before the append) or the batch's. */
+static bool put_scalar(struct row *r, int ci, struct pq_col *c, const struct json_value *v, bool text, size_t elem)
+{
+    const struct decode_col *dc = &r->dt->cols[ci];
+    struct slot x = { .r = r, .ci = ci, .dc = dc, .c = c, .v = v, .text = text, .elem = elem };
+    assert(!r->err_set);
+    bool ok;
+    switch (dc->type) {
+    case SCHEMA_STRING: ok = put_string(&x); break;
+    case SCHEMA_JSON: ok = put_json(&x); break;
+    case SCHEMA_BOOL: ok = put_bool(&x); break;
     case SCHEMA_INT8:
     case SCHEMA_INT16:
     case SCHEMA_INT32:
-    case SCHEMA_INT64: {
-        static const int64_t lo[] = { INT8_MIN, INT16_MIN, INT32_MIN, INT64_MIN };
-        static const int64_t hi[] = { INT8_MAX, INT16_MAX, INT32_MAX, INT64_MAX };
-        unsigned w = (unsigned)(dc->type - SCHEMA_INT8);
-        if (!is_str && !is_num) return bad_value(r, dc, v, elem, found(v));
-        if (!content(r, dc, v, 0, &p, &n)) return false;
-        int64_t x;
-        if (!decode_parse_int(p, n, is_str, lo[w], hi[w], &x, &why)) return bad_value(r, dc, v, elem, why);
-        ok = dc->type == SCHEMA_INT64 ? pq_col_i64(c, x) : pq_col_i32(c, (int32_t)x);
-        break;
-    }
+    case SCHEMA_INT64: ok = put_int(&x); break;
     case SCHEMA_FLOAT:
-    case SCHEMA_DOUBLE:
-        if (!is_str && !is_num) return bad_value(r, dc, v, elem, found(v));
-        if (!content(r, dc, v, 0, &p, &n)) return false;
-        if (dc->type == SCHEMA_FLOAT) {
-            float f;
-            if (!decode_parse_float(p, n, is_str, &f, &why)) return bad_value(r, dc, v, elem, why);
-            ok = pq_col_float(c, f);
-        } else {
-            double d;
-            if (!decode_parse_double(p, n, is_str, &d, &why)) return bad_value(r, dc, v, elem, why);
-            ok = pq_col_double(c, d);
-        }
-        break;
-    case SCHEMA_DECIMAL: {
-        if (!is_str && !is_num) return bad_value(r, dc, v, elem, found(v));
-        if (!content(r, dc, v, 0, &p, &n)) return false;
-        __int128 x;
-        if (!decode_parse_decimal(p, n, is_str, dc->precision, dc->scale, &x, &why))
-            return bad_value(r, dc, v, elem, why);
-        unsigned __int128 u = (unsigned __int128)x;
-        ok = pq_col_decimal(c, (int64_t)(u >> 64), (uint64_t)u);
-        break;
-    }
-    case SCHEMA_DATE: {
-        if (!is_str) return bad_value(r, dc, v, elem, "expected a string \"YYYY-MM-DD\"");
-        if (!content(r, dc, v, 0, &p, &n)) return false;
-        int32_t days;
-        if (!decode_parse_date(p, n, &days, &why)) return bad_value(r, dc, v, elem, why);
-        if (ci == dt->partition && elem == SIZE_MAX) {
-            r->has_partition = true;
-            r->partition_us = (int64_t)days * INT64_C(86400000000);
-        }
-        ok = pq_col_i32(c, days);
-        break;
-    }
+    case SCHEMA_DOUBLE: ok = put_float(&x); break;
+    case SCHEMA_DECIMAL: ok = put_decimal(&x); break;
+    case SCHEMA_DATE: ok = put_date(&x); break;
     case SCHEMA_TIMESTAMP:
-    case SCHEMA_TIMESTAMP_NTZ: {
-        if (!is_str && !is_num) return bad_value(r, dc, v, elem, found(v));
-        if (!content(r, dc, v, 0, &p, &n)) return false;
-        int64_t us;
-        bool good = is_str && is_iso_like(p, n)
-                        ? decode_parse_timestamp(p, n, dc->type == SCHEMA_TIMESTAMP, &us, &why)
-                        : decode_parse_epoch(p, n, is_str, dt->table->epoch_unit, &us, &why);
-        if (!good) return bad_value(r, dc, v, elem, why);
-        if (ci == dt->partition && elem == SIZE_MAX) {
-            r->has_partition = true;
-            r->partition_us = us;
-        }
-        ok = pq_col_i64(c, us);
-        break;
-    }
-    case SCHEMA_UUID: {
-        if (!is_str) return bad_value(r, dc, v, elem, found(v));
-        if (!content(r, dc, v, 0, &p, &n)) return false;
-        uint8_t u[16];
-        if (!decode_parse_uuid(p, n, u, &why)) return bad_value(r, dc, v, elem, why);
-        ok = pq_col_fixed(c, u, 16);
-        break;
-    }
-    case SCHEMA_BINARY: {
-        if (!is_str) return bad_value(r, dc, v, elem, found(v));
-        size_t room = v->len / 4 * 3 + 3;
-        if (!content(r, dc, v, room, &p, &n)) return false;
-        /* content() made room for the decoded bytes after the text in scratch. */
-        uint8_t *out = (uint8_t *)dt->scratch + (p == dt->scratch ? n : 0);
-        size_t m;
-        if (!decode_parse_base64(p, n, out, &m, &why)) return bad_value(r, dc, v, elem, why);
-        if (m > PQ_VALUE_MAX_BYTES) return bad_value(r, dc, v, elem, "longer than 256 MiB");
-        ok = pq_col_bytes(c, out, m);
-        break;
-    }
+    case SCHEMA_TIMESTAMP_NTZ: ok = put_timestamp(&x); break;
+    case SCHEMA_UUID: ok = put_uuid(&x); break;
+    case SCHEMA_BINARY: ok = put_binary(&x); break;
     default:
         assert(!"a list element type is never a list");
-        return bad_value(r, dc, v, elem, "unsupported type");
+        return refuse_value(&x, "unsupported type");
     }
-    return ok ? true : pq_failed(r, dc, NULL);
+    if (ok) return true;
+    /* A refusal of the value set the error already; otherwise the batch refused. */
+    return r->err_set ? false : pq_failed(r, dc, NULL);
 }
 
 static bool put_list(struct row *r, int ci, struct pq_col *c, const struct json_value *v)
@@ -786,8 +847,8 @@ bool decode_route(const struct decode_set *set, const struct config_stream *st,
                               st->entity_field);
         const struct decode_field *f = &fields[entity];
         for (size_t i = 0; i < set->count && ti == SIZE_MAX; i++) {
-            const char *name = set->tables[i].table->name;
-            if (strlen(name) == f->value_len && memcmp(name, f->value, f->value_len) == 0) ti = i;
+            const struct decode_table *dt = &set->tables[i];
+            if (dt->name_len == f->value_len && memcmp(dt->table->name, f->value, f->value_len) == 0) ti = i;
         }
         if (ti == SIZE_MAX) {
             char q[DECODE_QUOTE_MAX * 4 + 8];

@@ -135,6 +135,7 @@ struct decode_unknown {          /* an unknown key of the current row */
 
 struct decode_table {
     const struct schema_table *table;
+    size_t name_len;             /* of table->name, for routing */
     struct pq_field *fields;     /* declared + metadata columns, for pq_schema */
     struct pq_schema schema;
     struct decode_col *cols;     /* declared columns */
