@@ -226,7 +226,7 @@ static void reject(struct run *r, uint64_t line, const struct decode_error *err,
     r->st.rejected++;
     if (r->rej != NULL) put_reject(r->rej, line, err, text, n);
     else if (r->st.rejected <= CONVERT_SHOWN_REJECTS_MAX)
-        fprintf(r->o->log, "lakewriter convert: line %" PRIu64 ": %s: %s\n", line, decode_reason(err->code), err->msg);
+        fprintf(r->o->log, "lakewriter convert: line %" PRIu64 ": %s\n", line, err->msg);
 }
 
 /* Reads every line into the batch; returns 0 or an exit status. */

@@ -49,8 +49,6 @@ enum {
     DECODE_QUOTE_MAX = 64,         /* bytes of a value quoted in a message */
     DECODE_UNKNOWN_MAX = 256,      /* unknown keys of one entry (more: DECODE_ELIMIT) */
     DECODE_META_MAX = 3,           /* metadata columns */
-    DECODE_TEXT_MAX = 256,         /* bytes of an escaped non-string value once decoded
-                                      (a date, uuid, number in a string, ...) */
 };
 
 /* Why an entry was refused. The writer dead-letters everything but DECODE_EFULL. */

@@ -227,7 +227,7 @@ def test_rejections_go_to_stderr_without_a_rejects_file(lakewriter, tmp_path):
     assert r.returncode == 1
     shown = [ln for ln in r.stderr.splitlines() if ln.startswith("lakewriter convert: line ")]
     assert len(shown) == 10
-    assert shown[0] == ("lakewriter convert: line 1: bad value: table orders, column order_id: 'x0' is not a uuid "
+    assert shown[0] == ("lakewriter convert: line 1: table orders, column order_id: 'x0' is not a uuid "
                         "(expected 8-4-4-4-12 hex digits)")
     assert "5 more rejected lines not shown (use --rejects FILE)" in r.stderr
     assert pq.read_table(tmp_path / "o.parquet").num_rows == 0
