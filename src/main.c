@@ -19,6 +19,7 @@
 #include "config.h"
 #include "convert.h"
 #include "log.h"
+#include "put.h"
 #include "run.h"
 #include "toml.h"
 #include "util.h"
@@ -41,6 +42,8 @@ struct command {
     const struct command_flag *flags; /* flags of this command, NULL-terminated */
     bool built;
     int (*fn)(const struct cli *cli);
+    size_t positionals;               /* arguments after the flags (put FILE KEY) */
+    const char *positional_usage;     /* "FILE KEY" */
 };
 
 struct cli {
@@ -62,6 +65,7 @@ static int cmd_check(const struct cli *cli);
 static int cmd_version(const struct cli *cli);
 static int cmd_not_built(const struct cli *cli);
 static int cmd_convert(const struct cli *cli);
+static int cmd_put(const struct cli *cli);
 
 static const struct command_flag check_flags[] = {
     { "--print", "also print the effective settings as TOML, each with its origin (secrets hidden)", NULL },
@@ -84,19 +88,19 @@ static const struct command commands[] = {
       "SIGTERM or SIGINT, then drains for at most limits.shutdown_timeout.\n"
       "Exit status: 0 after a graceful stop, 1 invalid configuration or start-up failure,\n"
       "2 usage error or io_uring unavailable, 130 stopped by a second signal.",
-      NULL, true, cmd_run },
+      NULL, true, cmd_run, 0, NULL },
     { "check", "validate the configuration and report every problem",
       "Loads the config file, the environment and the flags, validates everything and reports\n"
       "every problem, one per line, as FILE:LINE: key: what is wrong (env NAME: ... and\n"
       "flag --NAME: ... for the other sources), then a one-line summary. Secrets are never shown.\n"
       "Exit status: 0 valid (warnings allowed), 1 problems found, 2 usage error.",
-      check_flags, true, cmd_check },
+      check_flags, true, cmd_check, 0, NULL },
     { "version", "print the version, the commit and the bundled libraries",
       "Prints the release version, the git commit and the versions of the bundled libraries.", NULL, true,
-      cmd_version },
+      cmd_version, 0, NULL },
     { "backfill", "copy PostgreSQL tables into the lake (not built yet)",
       "Will read the PostgreSQL tables named by tables.*.source into the same Parquet layout.\n"
-      "This command is not built yet in this version: it exits with status 2.", NULL, false, cmd_not_built },
+      "This command is not built yet in this version: it exits with status 2.", NULL, false, cmd_not_built, 0, NULL },
     { "convert", "convert local JSON lines to a Parquet file with a configured table's schema",
       "Reads JSON lines, one data object (column -> value) per line, decodes each exactly as the\n"
       "writer decodes a stream entry's data field, and encodes the rows into one Parquet file with\n"
@@ -107,10 +111,15 @@ static const struct command commands[] = {
       "(limits.memory, --memory-limit). Value formats: docs/data-contract.md.\n"
       "Exit status: 0 every line converted, 1 some lines rejected (the file holds the others),\n"
       "2 usage, configuration or I/O error (no output file is left).",
-      convert_flags, true, cmd_convert },
-    { "put", "upload a local file to the bucket (not built yet)",
-      "Will upload a local file to the configured bucket, with the same signing and retries.\n"
-      "This command is not built yet in this version: it exits with status 2.", NULL, false, cmd_not_built },
+      convert_flags, true, cmd_convert, 0, NULL },
+    { "put", "upload a local file to the bucket: lakewriter put FILE KEY",
+      "Uploads FILE to KEY in the configured bucket through the writer's own uploader: one\n"
+      "PutObject up to s3.part_size, a multipart upload above it (all parts s3.part_size but the\n"
+      "last, as R2 requires), signed with SigV4, every ETag checked, retried like the writer's\n"
+      "uploads. KEY is used as given (s3.prefix is not added). Prints\n"
+      "size=BYTES etag=ETAG parts=N key=KEY on success. The configuration must be valid.\n"
+      "Exit status: 0 uploaded, 1 failed (the reason is printed), 2 usage error or io_uring\n"
+      "unavailable, 130 stopped by a second signal.", NULL, true, cmd_put, 2, "FILE KEY" },
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
 
@@ -192,7 +201,8 @@ static void print_command_help(FILE *out, const struct command *c)
         if (f->arg != NULL) fprintf(out, " [%s %s]", f->name, f->arg);
         else fprintf(out, " [%s]", f->name);
     }
-    fprintf(out, " [GLOBAL FLAGS]\n\n%s: %s\n\n%s\n\n", c->name, c->summary, c->description);
+    fprintf(out, " [GLOBAL FLAGS]%s%s\n\n%s: %s\n\n%s\n\n", c->positional_usage != NULL ? " " : "",
+            c->positional_usage != NULL ? c->positional_usage : "", c->name, c->summary, c->description);
     if (c->flags != NULL) {
         fprintf(out, "Flags:\n");
         for (const struct command_flag *f = c->flags; f->name != NULL; f++) {
@@ -395,8 +405,8 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
         if (!command_has_flag(cli->cmd, cli->bools[i])) return unknown_flag(cli->cmd, cli->bools[i]);
     for (size_t i = 0; i < cli->opt_count; i++)
         if (!command_has_flag(cli->cmd, cli->opts[i].name)) return unknown_flag(cli->cmd, cli->opts[i].name);
-    if (cli->positional_count > 0 && cli->cmd->built && !has_bool(cli, "--help"))
-        return usage_error(cli->cmd, "unexpected argument '%.64s'", cli->positional[0]);
+    if (cli->positional_count > cli->cmd->positionals && cli->cmd->built && !has_bool(cli, "--help"))
+        return usage_error(cli->cmd, "unexpected argument '%.64s'", cli->positional[cli->cmd->positionals]);
     return 0;
 }
 
@@ -583,6 +593,28 @@ static int cmd_convert(const struct cli *cli)
     } else {
         load(cli, cfg, rep);
         if (convert_config_usable(cfg, rep, stderr)) rc = convert_run(cfg, &o, NULL);
+        config_free(cfg);
+    }
+    free(cfg);
+    free(rep);
+    return rc;
+}
+
+static int cmd_put(const struct cli *cli)
+{
+    if (cli->positional_count != 2) return usage_error(cli->cmd, "expected FILE KEY");
+    struct config *cfg = calloc(1, sizeof *cfg);
+    struct config_report *rep = calloc(1, sizeof *rep);
+    int rc = EXIT_INVALID;
+    if (cfg == NULL || rep == NULL) {
+        fprintf(stderr, "lakewriter put: out of memory\n");
+    } else {
+        bool ok = load(cli, cfg, rep);
+        log_configure(cfg->log.format, cfg->log.level, 2);
+        for (size_t i = 0; i < rep->count; i++)
+            if (!rep->items[i].warning) fprintf(stderr, "%s\n", rep->items[i].text);
+        if (ok) rc = put_main(cfg, cli->positional[0], cli->positional[1]);
+        else fprintf(stderr, "lakewriter put: the configuration is not valid (lakewriter check lists every problem)\n");
         config_free(cfg);
     }
     free(cfg);
