@@ -46,6 +46,8 @@ pub fn build(b: *std.Build) void {
     const exe_mod = b.createModule(.{ .target = musl, .optimize = optimize, .link_libc = true, .strip = strip });
     exe_mod.addCSourceFiles(.{ .root = b.path("src"), .files = &.{"main.c"}, .flags = &project_flags });
     addProjectIncludes(b, exe_mod, core);
+    if (b.option([]const u8, "embed-ca", "PEM CA bundle built into the binary (for FROM scratch images)")) |pem|
+        exe_mod.addCSourceFile(.{ .file = embeddedCa(b, pem), .flags = &.{ "-std=c11", "-w" } });
     exe_mod.linkLibrary(core.lib);
     linkDeps(exe_mod, core.deps);
     const exe = b.addExecutable(.{ .name = "lakewriter", .root_module = exe_mod, .linkage = .static });
@@ -208,6 +210,20 @@ fn fuzzHarness(b: *std.Build, file: []const u8) *std.Build.Step {
     const out = cmd.addOutputFileArg(name);
     const install = b.addInstallFileWithDir(out, .{ .custom = "fuzz" }, name);
     return &install.step;
+}
+
+// A C file defining lw_embedded_ca_pem[] from a PEM bundle (src/tls_anchors.h): the
+// trust anchors used when s3.ca_file is not set, so an image needs no CA file.
+fn embeddedCa(b: *std.Build, path: []const u8) std.Build.LazyPath {
+    const pem = std.fs.cwd().readFileAlloc(b.allocator, path, 8 << 20) catch |e|
+        std.debug.panic("-Dembed-ca={s}: {s}", .{ path, @errorName(e) });
+    if (pem.len == 0) std.debug.panic("-Dembed-ca={s}: empty file", .{path});
+    var text = std.ArrayList(u8).init(b.allocator);
+    const w = text.writer();
+    w.writeAll("#include <stddef.h>\nconst unsigned char lw_embedded_ca_pem[] = {\n") catch @panic("oom");
+    for (pem, 0..) |c, i| w.print("{d},{s}", .{ c, if (i % 24 == 23) "\n" else "" }) catch @panic("oom");
+    w.writeAll("\n};\nconst size_t lw_embedded_ca_pem_size = sizeof lw_embedded_ca_pem;\n") catch @panic("oom");
+    return b.addWriteFiles().add("embedded_ca.c", text.items);
 }
 
 // ---------------------------------------------------------------------------

@@ -98,8 +98,10 @@ def test_command_help(lakewriter, root, command):
     assert "--config FILE" in r.stdout  # the global flags apply to every command
     if command == "check":
         assert "--print" in r.stdout
-    if command in ("backfill", "convert", "put"):
+    if command == "backfill":
         assert "not built yet" in r.stdout
+    else:
+        assert "not built yet" not in r.stdout
     assert SECRET not in output(r)
 
 
@@ -109,7 +111,7 @@ def test_flag_help_also_works_before_the_command(lakewriter, root):
     assert r.stdout.startswith("Usage: lakewriter check")
 
 
-@pytest.mark.parametrize("command", ["backfill", "convert", "put"])
+@pytest.mark.parametrize("command", ["backfill"])
 def test_commands_not_built_say_so(lakewriter, root, command):
     r = lw(lakewriter, root, command, env=CREDS)
     assert r.returncode == 2
