@@ -2,6 +2,7 @@
  *
  *   zig-out/bench/encode --table orders --input orders.jsonl --output out.parquet
  *                        [--reps 5] [--warmup 1] [--zstd-level 3]
+ *                        [--columns] [--uncompressed] [--only COLUMN]
  *
  * Loads the JSON lines (one data object per line, as `bench/smackz.py
  * --data-only` writes them) into column builders first, untimed, then encodes
@@ -12,6 +13,10 @@
  *   {"table":..., "rows":..., "input_bytes":..., "load_s":...,
  *    "encode_s":[...per rep...], "encode_cpu_s":[...], "output_bytes":...,
  *    "peak_rss_bytes":..., "batch_mem_bytes":..., "writer_mem_bytes":...}
+ *
+ * For profiling: --columns prints each column's encoding time (the fastest
+ * repetition) to stderr, --uncompressed writes without zstd, --only loads and
+ * encodes one column of the table.
  *
  * peak_rss_bytes is the process's VmHWM during the encodes: the high-water
  * mark is reset (/proc/self/clear_refs) after loading, so it is the loaded
@@ -353,13 +358,13 @@ static uint64_t encode_once(struct pq_writer *w, const struct pq_batch *b, const
 static void usage(void)
 {
     fprintf(stderr, "usage: encode --table orders|order_items|app_events --input FILE.jsonl --output OUT.parquet\n"
-                    "              [--reps N] [--warmup N] [--zstd-level L] [--columns] [--uncompressed]\n");
+                    "              [--reps N] [--warmup N] [--zstd-level L] [--columns] [--uncompressed] [--only COLUMN]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    const char *table = NULL, *input = NULL, *output = NULL;
+    const char *table = NULL, *input = NULL, *output = NULL, *only = NULL;
     int reps = 5, warmup = 1, level = PQ_ZSTD_LEVEL_DEFAULT;
     bool columns = false, uncompressed = false;
     for (int i = 1; i < argc; i++) {
@@ -376,6 +381,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--reps") == 0) reps = atoi(v);
         else if (strcmp(a, "--warmup") == 0) warmup = atoi(v);
         else if (strcmp(a, "--zstd-level") == 0) level = atoi(v);
+        else if (strcmp(a, "--only") == 0) only = v;
         else usage();
     }
     if (table == NULL || input == NULL || output == NULL || reps < 1 || reps > REPS_MAX || warmup < 0) usage();
@@ -383,6 +389,17 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
         if (strcmp(tables[i].name, table) == 0) t = &tables[i];
     if (t == NULL) die("unknown table", table);
+    struct colspec only_col;
+    struct tablespec only_table;
+    if (only != NULL) { /* one column of the table, for profiling */
+        const struct colspec *found = NULL;
+        for (size_t i = 0; i < t->ncols; i++)
+            if (strcmp(t->cols[i].name, only) == 0) found = &t->cols[i];
+        if (found == NULL) die("unknown column", only);
+        only_col = *found;
+        only_table = (struct tablespec){t->name, &only_col, 1};
+        t = &only_table;
+    }
 
     struct pq_field fields[COLS_MAX];
     for (size_t i = 0; i < t->ncols; i++) field_of(&t->cols[i], &fields[i]);

@@ -2,6 +2,10 @@
 
 enum { PQ_BUF_MIN_CAP_BYTES = 64 };
 
+const uint64_t pq_low_bytes_mask[9] = {
+    0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF, 0xFFFFFFFFFF, 0xFFFFFFFFFFFF, 0xFFFFFFFFFFFFFF, ~(uint64_t)0,
+};
+
 void pq_buf_init(struct pq_buf *b, struct pq_mem *mem)
 {
     assert(b != NULL && mem != NULL);

@@ -97,6 +97,10 @@ static inline uint64_t pq_load_u64le(const uint8_t *p)
     return (uint64_t)pq_load_u32le(p) | (uint64_t)pq_load_u32le(p + 4) << 32;
 }
 
+/* pq_low_bytes_mask[n]: the low n bytes of a word set (n = 0..8), for
+ * masking a wide load down to a short value without a branch. */
+extern const uint64_t pq_low_bytes_mask[9];
+
 static inline void pq_buf_u32le(struct pq_buf *b, uint32_t v)
 {
     if (!pq_buf_reserve(b, 4)) return;

@@ -75,10 +75,27 @@ void pq_dict_free(struct pq_dict *d)
     pq_buf_free(&d->firsts);
 }
 
-/* 64-bit words per slot: an 8-byte key lives in the slot next to its index. */
+/* Keys of up to 8 bytes (but 4) live in a 2-word slot next to their index;
+ * 4-byte keys share one word with it; longer keys are tagged (one word). */
+static bool wide_key(const struct pq_dict *d)
+{
+    return d->width > 0 && d->width <= 8 && d->width != 4;
+}
+
 static size_t slot_words(const struct pq_dict *d)
 {
-    return d->width == 8 ? 2 : 1;
+    return wide_key(d) ? 2 : 1;
+}
+
+/* A fixed-width value of w <= 8 bytes as a little-endian integer. With
+ * `wide`, 8 bytes may be read at p. */
+static inline uint64_t load_key(const uint8_t *p, uint32_t w, bool wide)
+{
+    if (w == 8) return pq_load_u64le(p);
+    if (wide) return pq_load_u64le(p) & pq_low_bytes_mask[w];
+    uint64_t k = 0;
+    for (uint32_t i = 0; i < w; i++) k |= (uint64_t)p[i] << (8 * i);
+    return k;
 }
 
 void pq_dict_start(struct pq_dict *d, uint32_t width, const uint8_t *values,
@@ -125,10 +142,9 @@ static inline struct prefix prefix_of(const uint8_t *p, uint32_t n, bool wide)
 {
     struct prefix k;
     if (wide) {
-        k.a = pq_load_u64le(p);
-        k.b = pq_load_u64le(p + 8);
-        k.a &= n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
-        k.b &= n >= 16 ? ~(uint64_t)0 : n <= 8 ? 0 : ((uint64_t)1 << (8 * (n - 8))) - 1;
+        uint32_t na = n < 8 ? n : 8, nb = n < 8 ? 0 : n < 16 ? n - 8 : 8;
+        k.a = pq_load_u64le(p) & pq_low_bytes_mask[na];
+        k.b = pq_load_u64le(p + 8) & pq_low_bytes_mask[nb];
         return k;
     }
     uint8_t buf[SHORT_BYTES] = {0};
@@ -142,9 +158,14 @@ static inline struct prefix prefix_of(const uint8_t *p, uint32_t n, bool wide)
  * (no loop, no branch on the length), over all the bytes for longer ones. */
 static inline uint64_t hash_value(const uint8_t *p, uint32_t n, struct prefix k)
 {
-    if (n > SHORT_BYTES) return pq_hash_bytes(p, n);
-    return mix64((k.a * 0x9E3779B97F4A7C15ULL) ^ rotl64(k.b * 0xC2B2AE3D27D4EB4FULL, 31) ^
-                 ((uint64_t)n * 0x165667B19E3779F9ULL));
+    uint64_t h = (k.a * 0x9E3779B97F4A7C15ULL) ^ rotl64(k.b * 0xC2B2AE3D27D4EB4FULL, 31) ^
+                 ((uint64_t)n * 0x165667B19E3779F9ULL);
+    if (n <= SHORT_BYTES) return mix64(h);
+    if (n > 2 * SHORT_BYTES) return pq_hash_bytes(p, n);
+    /* 17..32 bytes: the last 16 (overlapping the prefix) complete the key. */
+    h ^= rotl64(pq_load_u64le(p + n - 16) * 0x27D4EB2F165667C5ULL, 17) ^
+         rotl64(pq_load_u64le(p + n - 8) * 0x94D049BB133111EBULL, 43);
+    return mix64(h);
 }
 
 static inline const uint8_t *rec_of(const struct pq_dict *d, uint32_t e)
@@ -169,7 +190,7 @@ static inline bool rec_same(const struct pq_dict *d, uint32_t e, const uint8_t *
 static uint64_t entry_hash(const struct pq_dict *d, uint32_t e)
 {
     if (d->width == 4) return mix64(pq_load_u32le(d->entries.data + 4 * (size_t)e));
-    if (d->width == 8) return mix64(pq_load_u64le(d->entries.data + 8 * (size_t)e));
+    if (wide_key(d)) return mix64(load_key(d->entries.data + (size_t)d->width * e, d->width, false));
     if (d->width > 0) return pq_hash_bytes(d->entries.data + (size_t)d->width * e, d->width);
     const uint8_t *r = rec_of(d, e);
     struct prefix k = {pq_load_u64le(r + 8), pq_load_u64le(r + 16)};
@@ -180,9 +201,9 @@ static uint64_t entry_hash(const struct pq_dict *d, uint32_t e)
 /* Rebuilds the table with room for `extra` more entries at a load of at most
  * 1/2. Slot layouts:
  *
- *   width 4:  [ key (32) | entry + 1 (32) ]
- *   width 8:  [ key (64) ] [ entry + 1 (64) ]
- *   others:   [ hash tag (32) | entry + 1 (32) ]       (then compare the entry)
+ *   width 4:      [ key (32) | entry + 1 (32) ]
+ *   width <= 8:   [ key (64, zero-extended) ] [ entry + 1 (64) ]
+ *   others:       [ hash tag (32) | entry + 1 (32) ]       (then compare the entry)
  *
  * The entries are re-inserted from the entry list (not from the old slots),
  * so a table allocated for an earlier, larger chunk is reused in place. */
@@ -208,8 +229,8 @@ static bool grow(struct pq_dict *d, size_t extra)
         while (d->slots[pos * words + words - 1] != 0) pos = (pos + 1) & mask;
         if (d->width == 4) {
             d->slots[pos] = (uint64_t)pq_load_u32le(d->entries.data + 4 * (size_t)e) << 32 | ((uint64_t)e + 1);
-        } else if (d->width == 8) {
-            d->slots[2 * pos] = pq_load_u64le(d->entries.data + 8 * (size_t)e);
+        } else if (wide_key(d)) {
+            d->slots[2 * pos] = load_key(d->entries.data + (size_t)d->width * e, d->width, false);
             d->slots[2 * pos + 1] = (uint64_t)e + 1;
         } else {
             d->slots[pos] = (h >> 32) << 32 | ((uint64_t)e + 1);
@@ -276,24 +297,30 @@ static enum pq_dict_result add_u32(struct pq_dict *d, size_t from, size_t to, ui
     return PQ_DICT_OK;
 }
 
-/* 8-byte keys: key and entry side by side in a 16-byte slot. */
+/* Keys of up to 8 bytes (int64, double, timestamps, decimals up to 18
+ * digits): key and entry side by side in a 16-byte slot. */
 static enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                    uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
+    uint32_t w = d->width;
+    size_t wide_end = (to * w >= 8 ? to * w - 8 : 0); /* 8 bytes readable at p <= src + wide_end */
     size_t first[DICT_BLOCK];
+    uint64_t keys[DICT_BLOCK];
     for (size_t b = from; b < to; b += DICT_BLOCK) {
         size_t n = block_len(b, to);
         if (!ensure_room(d, n)) return PQ_DICT_NOMEM;
         uint64_t *slots = d->slots;
         size_t mask = d->slot_count - 1;
         for (size_t k = 0; k < n; k++) {
-            first[k] = (size_t)mix64(pq_load_u64le(src + 8 * (b + k))) & mask;
+            size_t at = (b + k) * w;
+            keys[k] = load_key(src + at, w, at <= wide_end);
+            first[k] = (size_t)mix64(keys[k]) & mask;
             __builtin_prefetch(slots + 2 * first[k]);
         }
         for (size_t k = 0; k < n; k++) {
             size_t i = b + k;
-            uint64_t key = pq_load_u64le(src + 8 * i);
+            uint64_t key = keys[k];
             size_t pos = first[k];
             uint64_t *sl;
             while ((sl = slots + 2 * pos)[1] != 0 && sl[0] != key) pos = (pos + 1) & mask;
@@ -302,7 +329,7 @@ static enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, ui
                 continue;
             }
             uint32_t e = d->count;
-            DICT_NEW_ENTRY(8, pq_buf_put(&d->entries, src + 8 * i, 8));
+            DICT_NEW_ENTRY(w, pq_buf_put(&d->entries, src + (size_t)w * i, w));
             sl[0] = key;
             sl[1] = (uint64_t)e + 1;
             idx[i - from] = e;
@@ -430,12 +457,10 @@ enum pq_dict_result pq_dict_add(struct pq_dict *d, size_t from, size_t to, uint3
     assert(to <= UINT32_MAX);
     assert(from <= to);
     assert(d->plain_bytes <= max_bytes);
-    switch (d->width) {
-    case 0: return add_bytes(d, from, to, idx, max_entries, max_bytes);
-    case 4: return add_u32(d, from, to, idx, max_entries, max_bytes);
-    case 8: return add_u64(d, from, to, idx, max_entries, max_bytes);
-    default: return add_fixed(d, from, to, idx, max_entries, max_bytes);
-    }
+    if (d->width == 0) return add_bytes(d, from, to, idx, max_entries, max_bytes);
+    if (d->width == 4) return add_u32(d, from, to, idx, max_entries, max_bytes);
+    if (wide_key(d)) return add_u64(d, from, to, idx, max_entries, max_bytes);
+    return add_fixed(d, from, to, idx, max_entries, max_bytes);
 }
 
 void pq_dict_write_plain(const struct pq_dict *d, struct pq_buf *out)

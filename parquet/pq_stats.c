@@ -288,10 +288,9 @@ static inline struct key16 key16_of(const uint8_t *p, uint32_t n, bool wide)
 {
     uint64_t a, b;
     if (wide) {
-        a = pq_load_u64le(p);
-        b = pq_load_u64le(p + 8);
-        a &= n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
-        b &= n >= 16 ? ~(uint64_t)0 : n <= 8 ? 0 : ((uint64_t)1 << (8 * (n - 8))) - 1;
+        uint32_t na = n < 8 ? n : 8, nb = n < 8 ? 0 : n < 16 ? n - 8 : 8;
+        a = pq_load_u64le(p) & pq_low_bytes_mask[na];
+        b = pq_load_u64le(p + 8) & pq_low_bytes_mask[nb];
     } else {
         uint8_t buf[16] = {0};
         memcpy(buf, p, n < 16 ? n : 16);
@@ -301,13 +300,14 @@ static inline struct key16 key16_of(const uint8_t *p, uint32_t n, bool wide)
     return (struct key16){__builtin_bswap64(a), __builtin_bswap64(b)};
 }
 
-/* Compares x (key kx) with y (key ky): the keys decide unless they tie. */
+/* Compares x (key kx) with y (key ky): the keys decide unless they tie.
+ * 2 * (hi order) + (lo order) has the sign of the 128-bit order, computed
+ * without a branch: values with a common prefix tie on hi unpredictably. */
 static inline int cmp_keyed(struct key16 kx, const uint8_t *x, uint32_t xn, struct key16 ky, const uint8_t *y,
                             uint32_t yn)
 {
-    if (kx.hi != ky.hi) return kx.hi < ky.hi ? -1 : 1;
-    if (kx.lo != ky.lo) return kx.lo < ky.lo ? -1 : 1;
-    return cmp_bytes(x, xn, y, yn);
+    int c = 2 * ((kx.hi > ky.hi) - (kx.hi < ky.hi)) + ((kx.lo > ky.lo) - (kx.lo < ky.lo));
+    return c != 0 ? c : cmp_bytes(x, xn, y, yn);
 }
 
 static void range_bytes(struct pq_stats *r, const uint8_t *arena, const uint32_t *off, size_t from,
