@@ -164,11 +164,11 @@ bool s3_amz_date(int64_t unix_seconds, char out[17])
 void s3_sha256_hex(const void *data, size_t len, char out[S3_SHA256_HEX_LEN + 1])
 {
     assert(data != NULL || len == 0);
-    br_sha256_context c;
+    struct s3_sha256 c;
     uint8_t digest[32];
-    br_sha256_init(&c);
-    br_sha256_update(&c, data, len);
-    br_sha256_out(&c, digest);
+    s3_sha256_init(&c);
+    s3_sha256_update(&c, data, len);
+    s3_sha256_out(&c, digest);
     hex_encode(digest, sizeof digest, out);
 }
 
@@ -192,7 +192,7 @@ static void base64_encode(const uint8_t *in, size_t len, char *out)
 void s3_body_hash_init(struct s3_body_hash *h)
 {
     assert(h != NULL);
-    br_sha256_init(&h->sha256);
+    s3_sha256_init(&h->sha256);
     br_md5_init(&h->md5);
     h->size_bytes = 0;
 }
@@ -201,7 +201,7 @@ void s3_body_hash_update(struct s3_body_hash *h, const void *data, size_t len)
 {
     assert(h != NULL);
     assert(data != NULL || len == 0);
-    br_sha256_update(&h->sha256, data, len);
+    s3_sha256_update(&h->sha256, data, len);
     br_md5_update(&h->md5, data, len);
     h->size_bytes += len;
 }
@@ -211,7 +211,7 @@ void s3_body_hash_final(const struct s3_body_hash *h, char sha256_hex[S3_SHA256_
 {
     assert(h != NULL && sha256_hex != NULL && md5_base64 != NULL);
     uint8_t sha[32], m[16];
-    br_sha256_out(&h->sha256, sha);
+    s3_sha256_out(&h->sha256, sha);
     br_md5_out(&h->md5, m);
     hex_encode(sha, sizeof sha, sha256_hex);
     base64_encode(m, sizeof m, md5_base64);

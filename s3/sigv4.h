@@ -48,6 +48,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "s3/sha256.h"
+
 #define S3_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define S3_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
 #define S3_EMPTY_SHA256_HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -238,7 +240,7 @@ void s3_sha256_hex(const void *data, size_t len, char out[S3_SHA256_HEX_LEN + 1]
 /* SHA-256 and MD5 of a body fed in pieces (a part streamed from a buffer):
  * the payload hash to sign and the Content-MD5 header value. */
 struct s3_body_hash {
-    br_sha256_context sha256;
+    struct s3_sha256 sha256;    /* SHA-NI where the CPU has it: this runs over every body byte */
     br_md5_context md5;
     uint64_t size_bytes;
 };
