@@ -379,35 +379,44 @@ static enum pq_dict_result add_fixed(struct pq_dict *d, size_t from, size_t to, 
     return PQ_DICT_OK;
 }
 
-/* Probes for BYTE_ARRAY value i, with prefix words K and hash H. */
-#define BYTES_PROBE(K, H)                                                             \
-    do {                                                                              \
-        uint64_t h_ = (H);                                                            \
-        struct prefix k_ = (K);                                                       \
-        uint32_t start = off[i], len = off[i + 1] - start;                            \
-        uint32_t tag = (uint32_t)(h_ >> 32);                                          \
-        size_t pos = (size_t)h_ & mask;                                               \
-        for (;;) {                                                                    \
-            uint64_t s = slots[pos];                                                  \
-            if (s == 0) {                                                             \
-                uint32_t e = d->count;                                                \
-                uint8_t rec[REC_BYTES];                                               \
-                pq_store_u32le(rec, start);                                           \
-                pq_store_u32le(rec + 4, len);                                         \
-                pq_store_u64le(rec + 8, k_.a);                                        \
-                pq_store_u64le(rec + 16, k_.b);                                       \
-                DICT_NEW_ENTRY(4 + (size_t)len, pq_buf_put(&d->entries, rec, REC_BYTES)); \
-                slots[pos] = (uint64_t)tag << 32 | ((uint64_t)e + 1);                 \
-                idx[i - from] = e;                                                    \
-                break;                                                                \
-            }                                                                         \
-            if ((uint32_t)(s >> 32) == tag && rec_same(d, (uint32_t)s - 1, arena + start, len, k_)) { \
-                idx[i - from] = (uint32_t)s - 1;                                      \
-                break;                                                                \
-            }                                                                         \
-            pos = (pos + 1) & mask;                                                   \
-        }                                                                             \
-    } while (0)
+/* A new BYTE_ARRAY entry for value i (start, len, prefix k) in empty slot
+ * `pos`: its index in *e, or why not (out of line: the probe loops stay
+ * small, and new entries are the rare case of a useful dictionary). */
+static __attribute__((noinline)) enum pq_dict_result new_bytes_entry(struct pq_dict *d, size_t pos, uint32_t tag,
+                                                                      size_t i, uint32_t start, uint32_t len,
+                                                                      struct prefix k, uint32_t max_entries,
+                                                                      size_t max_bytes, uint32_t *e_out)
+{
+    uint32_t e = d->count;
+    uint8_t rec[REC_BYTES];
+    pq_store_u32le(rec, start);
+    pq_store_u32le(rec + 4, len);
+    pq_store_u64le(rec + 8, k.a);
+    pq_store_u64le(rec + 16, k.b);
+    DICT_NEW_ENTRY(4 + (size_t)len, pq_buf_put(&d->entries, rec, REC_BYTES));
+    d->slots[pos] = (uint64_t)tag << 32 | ((uint64_t)e + 1);
+    *e_out = e;
+    return PQ_DICT_OK;
+}
+
+/* The entry of BYTE_ARRAY value i (prefix k, hash h), found or added. */
+static inline enum pq_dict_result probe_bytes(struct pq_dict *d, size_t i, struct prefix k, uint64_t h,
+                                              uint32_t max_entries, size_t max_bytes, uint32_t *e_out)
+{
+    const uint32_t *off = d->src_offsets;
+    uint32_t start = off[i], len = off[i + 1] - start;
+    const uint64_t *slots = d->slots;
+    size_t mask = d->slot_count - 1;
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t pos = (size_t)h & mask;; pos = (pos + 1) & mask) {
+        uint64_t s = slots[pos];
+        if (s == 0) return new_bytes_entry(d, pos, tag, i, start, len, k, max_entries, max_bytes, e_out);
+        if ((uint32_t)(s >> 32) == tag && rec_same(d, (uint32_t)s - 1, d->src_arena + start, len, k)) {
+            *e_out = (uint32_t)s - 1;
+            return PQ_DICT_OK;
+        }
+    }
+}
 
 /* BYTE_ARRAY: tagged slots, entries are records (see REC_BYTES). A table that
  * fits in the cache is probed value by value; a larger one a block at a time,
@@ -424,23 +433,27 @@ static enum pq_dict_result add_bytes(struct pq_dict *d, size_t from, size_t to, 
     for (size_t b = from; b < to; b += DICT_BLOCK) {
         size_t n = block_len(b, to);
         if (!ensure_room(d, n)) return PQ_DICT_NOMEM;
-        uint64_t *slots = d->slots;
-        size_t mask = d->slot_count - 1;
         if (d->slot_count <= DICT_CACHED_SLOTS) {
             for (size_t i = b; i < b + n; i++) {
                 uint32_t st = off[i], ln = off[i + 1] - st;
                 struct prefix k = prefix_of(arena + st, ln, st <= wide_end);
-                BYTES_PROBE(k, hash_value(arena + st, ln, k));
+                enum pq_dict_result r =
+                    probe_bytes(d, i, k, hash_value(arena + st, ln, k), max_entries, max_bytes, &idx[i - from]);
+                if (r != PQ_DICT_OK) return r;
             }
             continue;
         }
+        size_t mask = d->slot_count - 1;
         for (size_t k = 0; k < n; k++) {
             uint32_t st = off[b + k], ln = off[b + k + 1] - st;
             ks[k] = prefix_of(arena + st, ln, st <= wide_end);
             hs[k] = hash_value(arena + st, ln, ks[k]);
-            __builtin_prefetch(slots + (hs[k] & mask));
+            __builtin_prefetch(d->slots + (hs[k] & mask));
         }
-        for (size_t i = b; i < b + n; i++) BYTES_PROBE(ks[i - b], hs[i - b]);
+        for (size_t i = b; i < b + n; i++) {
+            enum pq_dict_result r = probe_bytes(d, i, ks[i - b], hs[i - b], max_entries, max_bytes, &idx[i - from]);
+            if (r != PQ_DICT_OK) return r;
+        }
     }
     return PQ_DICT_OK;
 }
