@@ -72,29 +72,45 @@ static inline void pq_buf_u8(struct pq_buf *b, uint8_t v)
     b->data[b->len++] = v;
 }
 
-/* Little-endian stores into raw memory. */
+/* For the small helpers of hot loops: inlined in every build (ReleaseSafe's
+ * checks make them look too big to inline otherwise). */
+#define PQ_INLINE static inline __attribute__((always_inline))
+
+/* Little-endian loads and stores of raw memory, through memcpy: one move on
+ * little-endian machines, and no pointer arithmetic for the sanitizer to
+ * check at every use (ReleaseSafe checks each p + k). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define PQ_LE32(x) __builtin_bswap32(x)
+#define PQ_LE64(x) __builtin_bswap64(x)
+#else
+#define PQ_LE32(x) (x)
+#define PQ_LE64(x) (x)
+#endif
+
 static inline void pq_store_u32le(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
+    v = PQ_LE32(v);
+    memcpy(p, &v, 4);
 }
 
 static inline void pq_store_u64le(uint8_t *p, uint64_t v)
 {
-    pq_store_u32le(p, (uint32_t)v);
-    pq_store_u32le(p + 4, (uint32_t)(v >> 32));
+    v = PQ_LE64(v);
+    memcpy(p, &v, 8);
 }
 
 static inline uint32_t pq_load_u32le(const uint8_t *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return PQ_LE32(v);
 }
 
 static inline uint64_t pq_load_u64le(const uint8_t *p)
 {
-    return (uint64_t)pq_load_u32le(p) | (uint64_t)pq_load_u32le(p + 4) << 32;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return PQ_LE64(v);
 }
 
 /* pq_low_bytes_mask[n]: the low n bytes of a word set (n = 0..8), for

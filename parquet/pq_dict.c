@@ -9,7 +9,7 @@ enum {
     DICT_CACHED_SLOTS = 1 << 14, /* tables up to this many slots are probed directly */
 };
 
-static inline uint64_t mix64(uint64_t x)
+PQ_INLINE uint64_t mix64(uint64_t x)
 {
     x ^= x >> 31;
     x *= 0x7FB5D329728EA185ULL;
@@ -19,7 +19,7 @@ static inline uint64_t mix64(uint64_t x)
     return x;
 }
 
-static inline uint64_t rotl64(uint64_t x, unsigned r)
+PQ_INLINE uint64_t rotl64(uint64_t x, unsigned r)
 {
     return x << r | x >> (64 - r);
 }
@@ -42,7 +42,7 @@ uint64_t pq_hash_bytes(const uint8_t *p, size_t n)
 }
 
 /* Equality of n bytes; short keys with a few (overlapping) word loads. */
-static inline bool bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
+PQ_INLINE bool bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
 {
     if (n >= 8 && n <= 16)
         return pq_load_u64le(a) == pq_load_u64le(b) && pq_load_u64le(a + n - 8) == pq_load_u64le(b + n - 8);
@@ -89,7 +89,7 @@ static size_t slot_words(const struct pq_dict *d)
 
 /* A fixed-width value of w <= 8 bytes as a little-endian integer. With
  * `wide`, 8 bytes may be read at p. */
-static inline uint64_t load_key(const uint8_t *p, uint32_t w, bool wide)
+PQ_INLINE uint64_t load_key(const uint8_t *p, uint32_t w, bool wide)
 {
     if (w == 8) return pq_load_u64le(p);
     if (wide) return pq_load_u64le(p) & pq_low_bytes_mask[w];
@@ -138,7 +138,7 @@ struct prefix {
 
 /* The first 16 bytes of p[0, n), zero-padded. With `wide`, 16 bytes may be
  * read at p whatever n is (the caller knows the memory is there). */
-static inline struct prefix prefix_of(const uint8_t *p, uint32_t n, bool wide)
+PQ_INLINE struct prefix prefix_of(const uint8_t *p, uint32_t n, bool wide)
 {
     struct prefix k;
     if (wide) {
@@ -156,7 +156,7 @@ static inline struct prefix prefix_of(const uint8_t *p, uint32_t n, bool wide)
 
 /* The hash of a BYTE_ARRAY value: from its prefix words for short values
  * (no loop, no branch on the length), over all the bytes for longer ones. */
-static inline uint64_t hash_value(const uint8_t *p, uint32_t n, struct prefix k)
+PQ_INLINE uint64_t hash_value(const uint8_t *p, uint32_t n, struct prefix k)
 {
     uint64_t h = (k.a * 0x9E3779B97F4A7C15ULL) ^ rotl64(k.b * 0xC2B2AE3D27D4EB4FULL, 31) ^
                  ((uint64_t)n * 0x165667B19E3779F9ULL);
@@ -168,13 +168,13 @@ static inline uint64_t hash_value(const uint8_t *p, uint32_t n, struct prefix k)
     return mix64(h);
 }
 
-static inline const uint8_t *rec_of(const struct pq_dict *d, uint32_t e)
+PQ_INLINE const uint8_t *rec_of(const struct pq_dict *d, uint32_t e)
 {
     return d->entries.data + (size_t)REC_BYTES * e;
 }
 
 /* Does entry e hold p[0, n) (whose prefix words are k)? */
-static inline bool rec_same(const struct pq_dict *d, uint32_t e, const uint8_t *p, uint32_t n, struct prefix k)
+PQ_INLINE bool rec_same(const struct pq_dict *d, uint32_t e, const uint8_t *p, uint32_t n, struct prefix k)
 {
     const uint8_t *r = rec_of(d, e);
     if (pq_load_u32le(r + 4) != n || pq_load_u64le(r + 8) != k.a || pq_load_u64le(r + 16) != k.b) return false;
@@ -240,7 +240,7 @@ static bool grow(struct pq_dict *d, size_t extra)
 }
 
 /* Room for `extra` more entries (a block's worth) without passing load 1/2. */
-static inline bool ensure_room(struct pq_dict *d, size_t extra)
+PQ_INLINE bool ensure_room(struct pq_dict *d, size_t extra)
 {
     return ((size_t)d->count + extra) * 2 <= d->slot_count || grow(d, extra);
 }
@@ -258,7 +258,7 @@ static inline bool ensure_room(struct pq_dict *d, size_t extra)
         d->plain_bytes += (SIZE);                                                     \
     } while (0)
 
-static inline size_t block_len(size_t b, size_t to)
+PQ_INLINE size_t block_len(size_t b, size_t to)
 {
     return to - b < DICT_BLOCK ? to - b : DICT_BLOCK;
 }
@@ -400,7 +400,7 @@ static __attribute__((noinline)) enum pq_dict_result new_bytes_entry(struct pq_d
 }
 
 /* The entry of BYTE_ARRAY value i (prefix k, hash h), found or added. */
-static inline enum pq_dict_result probe_bytes(struct pq_dict *d, size_t i, struct prefix k, uint64_t h,
+PQ_INLINE enum pq_dict_result probe_bytes(struct pq_dict *d, size_t i, struct prefix k, uint64_t h,
                                               uint32_t max_entries, size_t max_bytes, uint32_t *e_out)
 {
     const uint32_t *off = d->src_offsets;

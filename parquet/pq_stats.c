@@ -284,7 +284,7 @@ struct key16 {
     uint64_t hi, lo;
 };
 
-static inline struct key16 key16_of(const uint8_t *p, uint32_t n, bool wide)
+PQ_INLINE struct key16 key16_of(const uint8_t *p, uint32_t n, bool wide)
 {
     uint64_t a, b;
     if (wide) {
@@ -303,7 +303,7 @@ static inline struct key16 key16_of(const uint8_t *p, uint32_t n, bool wide)
 /* Compares x (key kx) with y (key ky): the keys decide unless they tie.
  * 2 * (hi order) + (lo order) has the sign of the 128-bit order, computed
  * without a branch: values with a common prefix tie on hi unpredictably. */
-static inline int cmp_keyed(struct key16 kx, const uint8_t *x, uint32_t xn, struct key16 ky, const uint8_t *y,
+PQ_INLINE int cmp_keyed(struct key16 kx, const uint8_t *x, uint32_t xn, struct key16 ky, const uint8_t *y,
                             uint32_t yn)
 {
     int c = 2 * ((kx.hi > ky.hi) - (kx.hi < ky.hi)) + ((kx.lo > ky.lo) - (kx.lo < ky.lo));
