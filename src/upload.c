@@ -561,8 +561,7 @@ static void conn_begin(struct upload_conn *c)
         c->watchdog_armed = true;
         loop_timer_start(svc->loop, &c->watchdog, c->req.timeout_ms, conn_watchdog, c);
     }
-    c->reused = tls_transport_ready(&c->transport);
-    if (c->reused) {
+    if (tls_transport_ready(&c->transport)) { /* kept alive from the last request */
         conn_io(c);
         return;
     }

@@ -82,7 +82,6 @@ struct upload_conn {
     uint8_t rbuf[UPLOAD_RECV_BYTES];
 
     bool connecting, sending, receiving, closing;
-    bool reused;                  /* the request started on an already open connection */
     int64_t last_used_ms;         /* when its last request ended */
     bool response_done;
     bool got_bytes;               /* any response byte arrived */
