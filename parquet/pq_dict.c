@@ -173,19 +173,6 @@ PQ_INLINE const uint8_t *rec_of(const struct pq_dict *d, uint32_t e)
     return d->entries.data + (size_t)REC_BYTES * e;
 }
 
-/* Does entry e hold p[0, n) (whose prefix words are k)? */
-PQ_INLINE bool rec_same(const struct pq_dict *d, uint32_t e, const uint8_t *p, uint32_t n, struct prefix k)
-{
-    const uint8_t *r = rec_of(d, e);
-    if (pq_load_u32le(r + 4) != n || pq_load_u64le(r + 8) != k.a || pq_load_u64le(r + 16) != k.b) return false;
-    if (n <= SHORT_BYTES) return true;
-    const uint8_t *q = d->src_arena + pq_load_u32le(r);
-    if (n <= 2 * SHORT_BYTES) /* the last 16 bytes (they overlap the prefix) */
-        return pq_load_u64le(q + n - 16) == pq_load_u64le(p + n - 16) &&
-               pq_load_u64le(q + n - 8) == pq_load_u64le(p + n - 8);
-    return memcmp(q + SHORT_BYTES, p + SHORT_BYTES, n - SHORT_BYTES) == 0;
-}
-
 /* The hash of entry e (the same as of the value it holds). */
 static uint64_t entry_hash(const struct pq_dict *d, uint32_t e)
 {
@@ -207,11 +194,16 @@ static uint64_t entry_hash(const struct pq_dict *d, uint32_t e)
  *
  * The entries are re-inserted from the entry list (not from the old slots),
  * so a table allocated for an earlier, larger chunk is reused in place. */
-static bool grow(struct pq_dict *d, size_t extra)
+static bool grow(struct pq_dict *d, size_t extra, uint32_t max_entries)
 {
     size_t words = slot_words(d);
     size_t need = ((size_t)d->count + extra) * 2;
-    size_t n = d->slot_count < DICT_MIN_SLOTS ? DICT_MIN_SLOTS : d->slot_count * 2;
+    /* 4x at a time (a column that grows usually keeps growing, and every
+     * growth re-inserts every entry), but never past what max_entries needs. */
+    size_t n = d->slot_count < DICT_MIN_SLOTS ? DICT_MIN_SLOTS : d->slot_count * 4;
+    size_t most = DICT_MIN_SLOTS;
+    while (most < need || most < (size_t)max_entries * 2) most *= 2;
+    if (n > most) n = most;
     while (n < need) n *= 2;
     if (n * words > d->table_words) {
         uint64_t *slots = pq_mem_realloc(d->mem, NULL, 0, n * words * sizeof *slots);
@@ -240,9 +232,9 @@ static bool grow(struct pq_dict *d, size_t extra)
 }
 
 /* Room for `extra` more entries (a block's worth) without passing load 1/2. */
-PQ_INLINE bool ensure_room(struct pq_dict *d, size_t extra)
+PQ_INLINE bool ensure_room(struct pq_dict *d, size_t extra, uint32_t max_entries)
 {
-    return ((size_t)d->count + extra) * 2 <= d->slot_count || grow(d, extra);
+    return ((size_t)d->count + extra) * 2 <= d->slot_count || grow(d, extra, max_entries);
 }
 
 /* New entry e = d->count for value i: limits, then PUT stores the entry, then
@@ -264,14 +256,14 @@ PQ_INLINE size_t block_len(size_t b, size_t to)
 }
 
 /* 4-byte keys: the key is in the slot, one memory access per probe. */
-static enum pq_dict_result add_u32(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
+static __attribute__((noinline)) enum pq_dict_result add_u32(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                    uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
     size_t first[DICT_BLOCK];
     for (size_t b = from; b < to; b += DICT_BLOCK) {
         size_t n = block_len(b, to);
-        if (!ensure_room(d, n)) return PQ_DICT_NOMEM;
+        if (!ensure_room(d, n, max_entries)) return PQ_DICT_NOMEM;
         uint64_t *slots = d->slots;
         size_t mask = d->slot_count - 1;
         for (size_t k = 0; k < n; k++) {
@@ -299,7 +291,7 @@ static enum pq_dict_result add_u32(struct pq_dict *d, size_t from, size_t to, ui
 
 /* Keys of up to 8 bytes (int64, double, timestamps, decimals up to 18
  * digits): key and entry side by side in a 16-byte slot. */
-static enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
+static __attribute__((noinline)) enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                    uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
@@ -309,7 +301,7 @@ static enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, ui
     uint64_t keys[DICT_BLOCK];
     for (size_t b = from; b < to; b += DICT_BLOCK) {
         size_t n = block_len(b, to);
-        if (!ensure_room(d, n)) return PQ_DICT_NOMEM;
+        if (!ensure_room(d, n, max_entries)) return PQ_DICT_NOMEM;
         uint64_t *slots = d->slots;
         size_t mask = d->slot_count - 1;
         for (size_t k = 0; k < n; k++) {
@@ -339,7 +331,7 @@ static enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, ui
 }
 
 /* Other fixed widths (decimals, uuids): tagged slots, entries compared. */
-static enum pq_dict_result add_fixed(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
+static __attribute__((noinline)) enum pq_dict_result add_fixed(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                      uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
@@ -347,7 +339,7 @@ static enum pq_dict_result add_fixed(struct pq_dict *d, size_t from, size_t to, 
     uint64_t hs[DICT_BLOCK];
     for (size_t b = from; b < to; b += DICT_BLOCK) {
         size_t n = block_len(b, to);
-        if (!ensure_room(d, n)) return PQ_DICT_NOMEM;
+        if (!ensure_room(d, n, max_entries)) return PQ_DICT_NOMEM;
         uint64_t *slots = d->slots;
         size_t mask = d->slot_count - 1;
         for (size_t k = 0; k < n; k++) {
@@ -379,14 +371,16 @@ static enum pq_dict_result add_fixed(struct pq_dict *d, size_t from, size_t to, 
     return PQ_DICT_OK;
 }
 
-/* A new BYTE_ARRAY entry for value i (start, len, prefix k) in empty slot
- * `pos`: its index in *e, or why not (out of line: the probe loops stay
- * small, and new entries are the rare case of a useful dictionary). */
+/* A new BYTE_ARRAY entry for value i in empty slot `pos`: its index in *e,
+ * or why not (out of line, and recomputing what it needs from i: the probe
+ * loop stays small, and new entries are the rare case of a useful
+ * dictionary). */
 static __attribute__((noinline)) enum pq_dict_result new_bytes_entry(struct pq_dict *d, size_t pos, uint32_t tag,
-                                                                      size_t i, uint32_t start, uint32_t len,
-                                                                      struct prefix k, uint32_t max_entries,
+                                                                      size_t i, uint32_t max_entries,
                                                                       size_t max_bytes, uint32_t *e_out)
 {
+    uint32_t start = d->src_offsets[i], len = d->src_offsets[i + 1] - start;
+    struct prefix k = prefix_of(d->src_arena + start, len, false);
     uint32_t e = d->count;
     uint8_t rec[REC_BYTES];
     pq_store_u32le(rec, start);
@@ -399,30 +393,65 @@ static __attribute__((noinline)) enum pq_dict_result new_bytes_entry(struct pq_d
     return PQ_DICT_OK;
 }
 
-/* The entry of BYTE_ARRAY value i (prefix k, hash h), found or added. */
-PQ_INLINE enum pq_dict_result probe_bytes(struct pq_dict *d, size_t i, struct prefix k, uint64_t h,
-                                              uint32_t max_entries, size_t max_bytes, uint32_t *e_out)
+/* Probes BYTE_ARRAY values [b, b + n) with prefix words ks[] and hashes
+ * hs[] (or, without them, computes both value by value: a table in the cache
+ * needs no prefetching, and computing inline keeps more values in flight).
+ * The table's fields are held in locals: stores to idx[] cannot change them
+ * (restrict), and only an insertion moves the records. */
+PQ_INLINE enum pq_dict_result probe_block(struct pq_dict *d, size_t b, size_t n, size_t from, uint32_t wide_end,
+                                          const struct prefix *ks, const uint64_t *hs, uint32_t *restrict idx,
+                                          uint32_t max_entries, size_t max_bytes)
 {
     const uint32_t *off = d->src_offsets;
-    uint32_t start = off[i], len = off[i + 1] - start;
+    const uint8_t *arena = d->src_arena;
     const uint64_t *slots = d->slots;
     size_t mask = d->slot_count - 1;
-    uint32_t tag = (uint32_t)(h >> 32);
-    for (size_t pos = (size_t)h & mask;; pos = (pos + 1) & mask) {
-        uint64_t s = slots[pos];
-        if (s == 0) return new_bytes_entry(d, pos, tag, i, start, len, k, max_entries, max_bytes, e_out);
-        if ((uint32_t)(s >> 32) == tag && rec_same(d, (uint32_t)s - 1, d->src_arena + start, len, k)) {
-            *e_out = (uint32_t)s - 1;
-            return PQ_DICT_OK;
+    const uint8_t *recs = d->entries.data;
+    for (size_t i = b; i < b + n; i++) {
+        uint32_t start = off[i], len = off[i + 1] - start;
+        const uint8_t *p = arena + start;
+        struct prefix k;
+        uint64_t h;
+        if (ks != NULL) {
+            k = ks[i - b];
+            h = hs[i - b];
+        } else {
+            k = prefix_of(p, len, start <= wide_end);
+            h = hash_value(p, len, k);
+        }
+        uint32_t tag = (uint32_t)(h >> 32);
+        for (size_t pos = (size_t)h & mask;; pos = (pos + 1) & mask) {
+            uint64_t s = slots[pos];
+            if (s == 0) {
+                enum pq_dict_result r = new_bytes_entry(d, pos, tag, i, max_entries, max_bytes, &idx[i - from]);
+                if (r != PQ_DICT_OK) return r;
+                recs = d->entries.data;
+                break;
+            }
+            if ((uint32_t)(s >> 32) != tag) continue;
+            uint32_t e = (uint32_t)s - 1;
+            const uint8_t *r = recs + (size_t)REC_BYTES * e;
+            if (pq_load_u32le(r + 4) != len || pq_load_u64le(r + 8) != k.a || pq_load_u64le(r + 16) != k.b) continue;
+            if (len > SHORT_BYTES) {
+                const uint8_t *q = arena + pq_load_u32le(r);
+                bool same = len <= 2 * SHORT_BYTES
+                                ? pq_load_u64le(q + len - 16) == pq_load_u64le(p + len - 16) &&
+                                      pq_load_u64le(q + len - 8) == pq_load_u64le(p + len - 8)
+                                : memcmp(q + SHORT_BYTES, p + SHORT_BYTES, len - SHORT_BYTES) == 0;
+                if (!same) continue;
+            }
+            idx[i - from] = e;
+            break;
         }
     }
+    return PQ_DICT_OK;
 }
 
 /* BYTE_ARRAY: tagged slots, entries are records (see REC_BYTES). A table that
  * fits in the cache is probed value by value; a larger one a block at a time,
  * the block's slots prefetched first. Prefix words are read 16 bytes at a
  * time up to 16 bytes before the end of the slice's data (off[to]). */
-static enum pq_dict_result add_bytes(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
+static __attribute__((noinline)) enum pq_dict_result add_bytes(struct pq_dict *d, size_t from, size_t to, uint32_t *restrict idx,
                                      uint32_t max_entries, size_t max_bytes)
 {
     const uint32_t *off = d->src_offsets;
@@ -432,28 +461,21 @@ static enum pq_dict_result add_bytes(struct pq_dict *d, size_t from, size_t to, 
     struct prefix ks[DICT_BLOCK];
     for (size_t b = from; b < to; b += DICT_BLOCK) {
         size_t n = block_len(b, to);
-        if (!ensure_room(d, n)) return PQ_DICT_NOMEM;
+        if (!ensure_room(d, n, max_entries)) return PQ_DICT_NOMEM;
+        enum pq_dict_result r;
         if (d->slot_count <= DICT_CACHED_SLOTS) {
-            for (size_t i = b; i < b + n; i++) {
-                uint32_t st = off[i], ln = off[i + 1] - st;
-                struct prefix k = prefix_of(arena + st, ln, st <= wide_end);
-                enum pq_dict_result r =
-                    probe_bytes(d, i, k, hash_value(arena + st, ln, k), max_entries, max_bytes, &idx[i - from]);
-                if (r != PQ_DICT_OK) return r;
+            r = probe_block(d, b, n, from, wide_end, NULL, NULL, idx, max_entries, max_bytes);
+        } else {
+            size_t mask = d->slot_count - 1;
+            for (size_t k = 0; k < n; k++) {
+                uint32_t st = off[b + k], ln = off[b + k + 1] - st;
+                ks[k] = prefix_of(arena + st, ln, st <= wide_end);
+                hs[k] = hash_value(arena + st, ln, ks[k]);
+                __builtin_prefetch(d->slots + (hs[k] & mask));
             }
-            continue;
+            r = probe_block(d, b, n, from, wide_end, ks, hs, idx, max_entries, max_bytes);
         }
-        size_t mask = d->slot_count - 1;
-        for (size_t k = 0; k < n; k++) {
-            uint32_t st = off[b + k], ln = off[b + k + 1] - st;
-            ks[k] = prefix_of(arena + st, ln, st <= wide_end);
-            hs[k] = hash_value(arena + st, ln, ks[k]);
-            __builtin_prefetch(d->slots + (hs[k] & mask));
-        }
-        for (size_t i = b; i < b + n; i++) {
-            enum pq_dict_result r = probe_bytes(d, i, ks[i - b], hs[i - b], max_entries, max_bytes, &idx[i - from]);
-            if (r != PQ_DICT_OK) return r;
-        }
+        if (r != PQ_DICT_OK) return r;
     }
     return PQ_DICT_OK;
 }

@@ -83,8 +83,39 @@ void pq_rle_encode_repeat(struct pq_buf *out, uint32_t value, size_t n, unsigned
         return dst + nb / 8;                                                          \
     }
 
-PQ_PACK_DEFINE(u8, uint8_t)
+PQ_PACK_DEFINE(u8_any, uint8_t)
 PQ_PACK_DEFINE(u32, uint32_t)
+
+/* Bytes: bit width 1 (definition levels of flat nullable columns) packs 8
+ * values 0/1 into one byte with one multiply: byte j of x moves to bit j of
+ * the top byte of x * 0x0102040810204080 (the partial products never carry
+ * into it). */
+static uint8_t *pack_u8(uint8_t *dst, const uint8_t *v, size_t count, unsigned bw)
+{
+    if (bw != 1) return pack_u8_any(dst, v, count, bw);
+    assert(count % 8 == 0);
+    for (size_t k = 0; k < count; k += 8) {
+        uint64_t x = pq_load_u64le(v + k);
+        assert((x & ~0x0101010101010101ULL) == 0);
+        *dst++ = (uint8_t)((x * 0x0102040810204080ULL) >> 56);
+    }
+    pq_store_u64le(dst, 0); /* the 8 bytes of slack the other packers may write */
+    return dst;
+}
+
+/* Are the 8 values at p equal? */
+static inline bool same8_u8(const uint8_t *p)
+{
+    uint64_t x = pq_load_u64le(p);
+    return x == (x & 0xFF) * 0x0101010101010101ULL;
+}
+
+static inline bool same8_u32(const uint32_t *p)
+{
+    uint32_t d = 0;
+    for (unsigned k = 1; k < 8; k++) d |= p[k] ^ p[0];
+    return d == 0;
+}
 
 /* The same encoder over bytes and over 32-bit values. */
 #define PQ_RLE_DEFINE(NAME, T)                                                        \
@@ -92,6 +123,8 @@ PQ_PACK_DEFINE(u32, uint32_t)
     {                                                                                 \
         size_t j = i + 1;                                                             \
         size_t end = n - i > RLE_RUN_MAX ? i + RLE_RUN_MAX : n;                       \
+        /* Long runs (all-present levels) 8 values at a time. */                      \
+        while (j + 8 <= end && v[j] == v[i] && v[j + 7] == v[i] && same8_##NAME(v + j)) j += 8; \
         while (j < end && v[j] == v[i]) j++;                                          \
         return j - i;                                                                 \
     }                                                                                 \
