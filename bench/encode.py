@@ -32,19 +32,24 @@ lakewriter's rows/s over each other tool's. The benchmark prints figures; it
 asserts nothing.
 """
 import argparse
+import atexit
 import json
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench" / "baselines"))
 import smackz_tables as st  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")
-ENCODER = ROOT / "zig-out" / "bench" / "encode"
+ENCODER = ROOT / "zig-out" / "bench" / "encode"            # ReleaseFast (scripts/zig build bench)
+ENCODER_SAFE = ROOT / "zig-out" / "tools" / "pq_bench"      # the same, ReleaseSafe (scripts/zig build tools)
 LAKEWRITER = ROOT / "zig-out" / "bin" / "lakewriter"
 ORDER = ["orders", "order_items", "app_events"]
 
@@ -53,8 +58,8 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def build():
-    for args in (["bench"], []):
+def build(safe):
+    for args in (["bench"], ["tools"], []) if safe else (["bench"], []):
         log("building: scripts/zig build", *args)
         r = subprocess.run([str(ROOT / "scripts" / "zig"), "build", *args], cwd=ROOT)
         if r.returncode != 0:
@@ -91,7 +96,7 @@ def run_json(cmd):
 
 
 def lakewriter_columnar(t, path, out, a):
-    r = run_json([str(ENCODER), "--table", t, "--input", str(path), "--output", str(out), "--reps", str(a.reps),
+    r = run_json([str(ENCODER_SAFE if a.safe else ENCODER), "--table", t, "--input", str(path), "--output", str(out), "--reps", str(a.reps),
                   "--warmup", "1", "--zstd-level", str(a.zstd_level)])
     if "error" not in r:
         r["seconds"] = r.pop("encode_s")
@@ -116,7 +121,6 @@ def lakewriter_convert(t, path, out, config, a):
     cmd = [str(LAKEWRITER), "convert", "--config", str(config), "--table", t, "--input", str(path),
            "--output", str(out)]
     secs, peak = [], 0
-    import time
     for r in range(1 + a.reps):
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -179,6 +183,25 @@ def report(title, results, files, tools):
             print("%-12s %-11s %9.4f %10s %10.1f %12d %8.0fM %8s %9s" % (
                 "mix", tool, m["s"], fmt_rate(rows_total / m["s"]), bytes_total / m["s"] / 1e6, m["bytes"],
                 m["rss"] / 2**20, ratio, size))
+    # Against the faster of the other tools, table by table (one that failed
+    # on a table, like pyarrow's JSON reader on app_events, does not count).
+    parts, lw_total, best_total, complete = [], 0.0, 0.0, True
+    for t in [x for x in ORDER if x in results]:
+        lw = results[t].get("lakewriter", {})
+        others = [(statistics.median(results[t][o]["seconds"]), o) for o in tools
+                  if o != "lakewriter" and "seconds" in results[t].get(o, {})]
+        if "seconds" not in lw or not others:
+            complete = False
+            parts.append("%s n/a" % t)
+            continue
+        lw_s = statistics.median(lw["seconds"])
+        best_s, best = min(others)
+        lw_total += lw_s
+        best_total += best_s
+        parts.append("%s %.2fx (%s)" % (t, best_s / lw_s, best))
+    if len(results) > 1 and complete:
+        parts.append("mix %.2fx" % (best_total / lw_total))
+    print("lakewriter vs the faster other tool: " + ", ".join(parts))
     print("(lw x: that tool's median time / lakewriter's, i.e. lakewriter's rows/s over the tool's;"
           " size vs lw: that tool's output relative to lakewriter's)")
 
@@ -193,6 +216,10 @@ def main():
     ap.add_argument("--work", default=str(ROOT / "zig-out" / "bench-data"),
                     help="generated inputs (cached) and outputs")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in zig-out/")
+    ap.add_argument("--safe", action="store_true",
+                    help="time lakewriter's ReleaseSafe build (zig-out/tools/pq_bench) instead of ReleaseFast")
+    ap.add_argument("--out-dir", help="where the Parquet files go (default: a fresh directory in /dev/shm "
+                                      "when it exists, so that no tool waits on a disk; else under --work)")
     ap.add_argument("--skip-json", action="store_true", help="only part 1 (columnar encode)")
     ap.add_argument("--json-baselines", action="store_true",
                     help="run part 2's pyarrow and DuckDB even when convert is not available")
@@ -202,15 +229,23 @@ def main():
         if t not in st.TABLES:
             ap.error("unknown table %r (%s)" % (t, ", ".join(ORDER)))
     if not a.no_build:
-        build()
+        build(a.safe)
     work = pathlib.Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     files = generate(work, a.rows, a.seed, tables)
-    out = work / "out"
-    out.mkdir(exist_ok=True)
+    if a.out_dir:
+        out = pathlib.Path(a.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+    elif pathlib.Path("/dev/shm").is_dir():
+        out = pathlib.Path(tempfile.mkdtemp(prefix="lakewriter-bench.", dir="/dev/shm"))
+        atexit.register(shutil.rmtree, out, True)
+    else:
+        out = work / "out"
+        out.mkdir(exist_ok=True)
 
     print("# bench/encode: %d smackz events (seed %d), %d timed runs per tool (median), zstd level %d, one thread"
           % (a.rows, a.seed, a.reps, a.zstd_level))
+    print("#   lakewriter build: %s; outputs in %s" % ("ReleaseSafe (--safe)" if a.safe else "ReleaseFast", out))
     for t in tables:
         path, n = files[t]
         print("#   %-12s %8d rows  %6.1f MB of JSON lines" % (t, n, path.stat().st_size / 1e6))
