@@ -253,3 +253,28 @@ Test(pq_rle, plain_booleans)
     pq_pack_bools(&out, v, 0);
     cr_assert_eq(out.len, 0);
 }
+
+Test(pq_rle, bit_width_one_levels)
+{
+    /* Definition levels of a nullable column: random 0/1 (literal runs, one
+     * multiply per 8), long runs of 1 (scanned 8 at a time) with lone 0s,
+     * and lengths that are not multiples of 8. */
+    size_t sizes[] = {1, 7, 8, 9, 63, 64, 65, 1000, 4099};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        for (int kind = 0; kind < 3; kind++) {
+            uint8_t *v = malloc(n);
+            for (size_t i = 0; i < n; i++)
+                v[i] = kind == 0 ? (uint8_t)(rnd() & 1) : kind == 1 ? (uint8_t)(i % 97 != 5) : (uint8_t)(rnd() % 10 != 0);
+            pq_buf_clear(&out);
+            pq_rle_encode_u8(&out, v, n, 1);
+            cr_assert_leq(out.len, pq_rle_bound(n, 1));
+            uint32_t *got = malloc(n * sizeof *got);
+            size_t used = decode(out.data, out.len, 1, got, n);
+            cr_assert_eq(used, out.len);
+            for (size_t i = 0; i < n; i++) cr_assert_eq(got[i], v[i], "n %zu kind %d value %zu", n, kind, i);
+            free(got);
+            free(v);
+        }
+    }
+}

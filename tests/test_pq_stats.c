@@ -214,6 +214,26 @@ Test(pq_stats, strings_decimals_uuids_random)
     pq_batch_free(&u.b);
 }
 
+Test(pq_stats, strings_with_long_common_prefixes)
+{
+    /* Values 0..40 bytes long, most starting with the same 20 bytes, from a
+     * tiny alphabet with 0x00 and 0xFF: the 16-byte keys tie often (and tie
+     * on zero padding against shorter values), so the byte compare after a
+     * tie decides; the last values end at the end of the arena. */
+    struct one s;
+    one_init(&s, PQ_BINARY, 0, 0);
+    static const uint8_t common[20] = "{\"p0\": {\"x\": 7, \"ta";
+    for (int i = 0; i < 4000; i++) {
+        uint8_t bytes[40];
+        size_t n = rnd() % 41;
+        for (size_t k = 0; k < n; k++) bytes[k] = (uint8_t)("a\x00\xFF"[rnd() % 3]);
+        if (rnd() % 4 != 0) memcpy(bytes, common, n < 20 ? n : 20);
+        cr_assert(pq_col_bytes(s.c, bytes, n));
+    }
+    check_ranges(s.c, cmp_str);
+    pq_batch_free(&s.b);
+}
+
 static float outf(const struct pq_stats_out *o, bool max)
 {
     float f;
