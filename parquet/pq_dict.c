@@ -24,7 +24,7 @@ PQ_INLINE uint64_t rotl64(uint64_t x, unsigned r)
     return x << r | x >> (64 - r);
 }
 
-uint64_t pq_hash_bytes(const uint8_t *p, size_t n)
+PQ_HOT uint64_t pq_hash_bytes(const uint8_t *p, size_t n)
 {
     uint64_t h = 0x243F6A8885A308D3ULL ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL);
     while (n >= 8) {
@@ -174,7 +174,7 @@ PQ_INLINE const uint8_t *rec_of(const struct pq_dict *d, uint32_t e)
 }
 
 /* The hash of entry e (the same as of the value it holds). */
-static uint64_t entry_hash(const struct pq_dict *d, uint32_t e)
+PQ_HOT static uint64_t entry_hash(const struct pq_dict *d, uint32_t e)
 {
     if (d->width == 4) return mix64(pq_load_u32le(d->entries.data + 4 * (size_t)e));
     if (wide_key(d)) return mix64(load_key(d->entries.data + (size_t)d->width * e, d->width, false));
@@ -194,7 +194,7 @@ static uint64_t entry_hash(const struct pq_dict *d, uint32_t e)
  *
  * The entries are re-inserted from the entry list (not from the old slots),
  * so a table allocated for an earlier, larger chunk is reused in place. */
-static bool grow(struct pq_dict *d, size_t extra, uint32_t max_entries)
+PQ_HOT static bool grow(struct pq_dict *d, size_t extra, uint32_t max_entries)
 {
     size_t words = slot_words(d);
     size_t need = ((size_t)d->count + extra) * 2;
@@ -256,7 +256,7 @@ PQ_INLINE size_t block_len(size_t b, size_t to)
 }
 
 /* 4-byte keys: the key is in the slot, one memory access per probe. */
-static __attribute__((noinline)) enum pq_dict_result add_u32(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
+PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_u32(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                    uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
@@ -291,7 +291,7 @@ static __attribute__((noinline)) enum pq_dict_result add_u32(struct pq_dict *d, 
 
 /* Keys of up to 8 bytes (int64, double, timestamps, decimals up to 18
  * digits): key and entry side by side in a 16-byte slot. */
-static __attribute__((noinline)) enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
+PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                    uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
@@ -331,7 +331,7 @@ static __attribute__((noinline)) enum pq_dict_result add_u64(struct pq_dict *d, 
 }
 
 /* Other fixed widths (decimals, uuids): tagged slots, entries compared. */
-static __attribute__((noinline)) enum pq_dict_result add_fixed(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
+PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_fixed(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
                                      uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
@@ -375,7 +375,7 @@ static __attribute__((noinline)) enum pq_dict_result add_fixed(struct pq_dict *d
  * or why not (out of line, and recomputing what it needs from i: the probe
  * loop stays small, and new entries are the rare case of a useful
  * dictionary). */
-static __attribute__((noinline)) enum pq_dict_result new_bytes_entry(struct pq_dict *d, size_t pos, uint32_t tag,
+PQ_HOT static __attribute__((noinline)) enum pq_dict_result new_bytes_entry(struct pq_dict *d, size_t pos, uint32_t tag,
                                                                       size_t i, uint32_t max_entries,
                                                                       size_t max_bytes, uint32_t *e_out)
 {
@@ -451,7 +451,7 @@ PQ_INLINE enum pq_dict_result probe_block(struct pq_dict *d, size_t b, size_t n,
  * fits in the cache is probed value by value; a larger one a block at a time,
  * the block's slots prefetched first. Prefix words are read 16 bytes at a
  * time up to 16 bytes before the end of the slice's data (off[to]). */
-static __attribute__((noinline)) enum pq_dict_result add_bytes(struct pq_dict *d, size_t from, size_t to, uint32_t *restrict idx,
+PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_bytes(struct pq_dict *d, size_t from, size_t to, uint32_t *restrict idx,
                                      uint32_t max_entries, size_t max_bytes)
 {
     const uint32_t *off = d->src_offsets;

@@ -37,7 +37,7 @@ void pq_bitpack8(uint8_t *dst, const uint32_t *v, unsigned bw)
 }
 
 /* RLE run: varint(count << 1), then the value in ceil(bw/8) bytes, LE. */
-static void emit_repeat(struct pq_buf *out, uint32_t value, size_t count, unsigned bw)
+PQ_HOT static void emit_repeat(struct pq_buf *out, uint32_t value, size_t count, unsigned bw)
 {
     assert(count > 0 && count <= RLE_RUN_MAX);
     assert(bw == 32 || value >> bw == 0);
@@ -62,7 +62,7 @@ void pq_rle_encode_repeat(struct pq_buf *out, uint32_t value, size_t n, unsigned
  * written (the caller reserves them). A value's bits that do not fit the
  * accumulator start the next one: v >> (bw - nb), which is 0 when nb is 0. */
 #define PQ_PACK_DEFINE(NAME, T)                                                       \
-    static uint8_t *pack_##NAME(uint8_t *dst, const T *v, size_t count, unsigned bw)  \
+    PQ_HOT static uint8_t *pack_##NAME(uint8_t *dst, const T *v, size_t count, unsigned bw) \
     {                                                                                 \
         assert(count % 8 == 0 && bw >= 1 && bw <= PQ_RLE_BIT_WIDTH_MAX);               \
         uint64_t acc = 0;                                                             \
@@ -90,7 +90,7 @@ PQ_PACK_DEFINE(u32, uint32_t)
  * values 0/1 into one byte with one multiply: byte j of x moves to bit j of
  * the top byte of x * 0x0102040810204080 (the partial products never carry
  * into it). */
-static uint8_t *pack_u8(uint8_t *dst, const uint8_t *v, size_t count, unsigned bw)
+PQ_HOT static uint8_t *pack_u8(uint8_t *dst, const uint8_t *v, size_t count, unsigned bw)
 {
     if (bw != 1) return pack_u8_any(dst, v, count, bw);
     assert(count % 8 == 0);
@@ -104,13 +104,13 @@ static uint8_t *pack_u8(uint8_t *dst, const uint8_t *v, size_t count, unsigned b
 }
 
 /* Are the 8 values at p equal? */
-static inline bool same8_u8(const uint8_t *p)
+PQ_HOT static inline bool same8_u8(const uint8_t *p)
 {
     uint64_t x = pq_load_u64le(p);
     return x == (x & 0xFF) * 0x0101010101010101ULL;
 }
 
-static inline bool same8_u32(const uint32_t *p)
+PQ_HOT static inline bool same8_u32(const uint32_t *p)
 {
     uint32_t d = 0;
     for (unsigned k = 1; k < 8; k++) d |= p[k] ^ p[0];
@@ -119,7 +119,7 @@ static inline bool same8_u32(const uint32_t *p)
 
 /* The same encoder over bytes and over 32-bit values. */
 #define PQ_RLE_DEFINE(NAME, T)                                                        \
-    static size_t run_length_##NAME(const T *v, size_t i, size_t n)                   \
+    PQ_HOT static size_t run_length_##NAME(const T *v, size_t i, size_t n)            \
     {                                                                                 \
         size_t j = i + 1;                                                             \
         size_t end = n - i > RLE_RUN_MAX ? i + RLE_RUN_MAX : n;                       \
@@ -130,7 +130,7 @@ static inline bool same8_u32(const uint32_t *p)
     }                                                                                 \
                                                                                       \
     /* Bit-packed run of v[start..end): whole groups, the last one zero-padded. */    \
-    static void emit_literal_##NAME(struct pq_buf *out, const T *v, size_t start,     \
+    PQ_HOT static void emit_literal_##NAME(struct pq_buf *out, const T *v, size_t start, \
                                     size_t end, unsigned bw)                          \
     {                                                                                 \
         size_t count = end - start;                                                   \
@@ -149,7 +149,7 @@ static inline bool same8_u32(const uint32_t *p)
         out->len += groups * bw;                                                      \
     }                                                                                 \
                                                                                       \
-    void pq_rle_encode_##NAME(struct pq_buf *out, const T *v, size_t n, unsigned bw)  \
+    PQ_HOT void pq_rle_encode_##NAME(struct pq_buf *out, const T *v, size_t n, unsigned bw) \
     {                                                                                 \
         assert(bw <= PQ_RLE_BIT_WIDTH_MAX);                                           \
         if (!pq_buf_reserve(out, pq_rle_bound(n, bw))) return;                        \

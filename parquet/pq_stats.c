@@ -50,7 +50,7 @@ static void store_double(uint8_t *p, double v)
     pq_store_u64le(p, bits);
 }
 
-static int cmp_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+PQ_HOT static int cmp_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
     size_t n = alen < blen ? alen : blen;
     int c = n > 0 ? memcmp(a, b, n) : 0;
@@ -111,7 +111,7 @@ const uint8_t *pq_stats_max(const struct pq_stats *s)
 
 /* Range statistics, one function per order; each fills a fresh `r`. */
 
-static void range_bool(struct pq_stats *r, const uint8_t *v, size_t n)
+PQ_HOT static void range_bool(struct pq_stats *r, const uint8_t *v, size_t n)
 {
     unsigned all = 1, any = 0;
     for (size_t i = 0; i < n; i++) {
@@ -124,7 +124,7 @@ static void range_bool(struct pq_stats *r, const uint8_t *v, size_t n)
     r->has_minmax = true;
 }
 
-static void range_i32(struct pq_stats *r, const uint8_t *v, size_t n)
+PQ_HOT static void range_i32(struct pq_stats *r, const uint8_t *v, size_t n)
 {
     int32_t mn = INT32_MAX, mx = INT32_MIN;
     for (size_t i = 0; i < n; i++) {
@@ -138,7 +138,7 @@ static void range_i32(struct pq_stats *r, const uint8_t *v, size_t n)
     r->has_minmax = true;
 }
 
-static void range_i64(struct pq_stats *r, const uint8_t *v, size_t n)
+PQ_HOT static void range_i64(struct pq_stats *r, const uint8_t *v, size_t n)
 {
     int64_t mn = INT64_MAX, mx = INT64_MIN;
     for (size_t i = 0; i < n; i++) {
@@ -153,7 +153,7 @@ static void range_i64(struct pq_stats *r, const uint8_t *v, size_t n)
 }
 
 /* NaN fails every comparison, so it never replaces a bound; it is counted. */
-static void range_float(struct pq_stats *r, const uint8_t *v, size_t n)
+PQ_HOT static void range_float(struct pq_stats *r, const uint8_t *v, size_t n)
 {
     float mn = INFINITY, mx = -INFINITY;
     uint64_t nans = 0;
@@ -171,7 +171,7 @@ static void range_float(struct pq_stats *r, const uint8_t *v, size_t n)
     r->has_minmax = true;
 }
 
-static void range_double(struct pq_stats *r, const uint8_t *v, size_t n)
+PQ_HOT static void range_double(struct pq_stats *r, const uint8_t *v, size_t n)
 {
     double mn = INFINITY, mx = -INFINITY;
     uint64_t nans = 0;
@@ -206,7 +206,7 @@ static inline int64_t load_be_i64(const uint8_t *p, size_t w)
 }
 
 /* Decimals compare as integers: decode once per value, no byte loops. */
-static void range_decimal(struct pq_stats *r, const uint8_t *v, size_t n, size_t w)
+PQ_HOT static void range_decimal(struct pq_stats *r, const uint8_t *v, size_t n, size_t w)
 {
     size_t mn = 0, mx = 0;
     if (w <= 8) {
@@ -231,7 +231,7 @@ static void range_decimal(struct pq_stats *r, const uint8_t *v, size_t n, size_t
 }
 
 /* Unsigned byte order of 16-byte values (uuids): two big-endian words. */
-static void range_16(const uint8_t *v, size_t n, size_t *mn_i, size_t *mx_i)
+PQ_HOT static void range_16(const uint8_t *v, size_t n, size_t *mn_i, size_t *mx_i)
 {
     uint64_t mnh = __builtin_bswap64(pq_load_u64le(v)), mnl = __builtin_bswap64(pq_load_u64le(v + 8));
     uint64_t mxh = mnh, mxl = mnl;
@@ -253,7 +253,7 @@ static void range_16(const uint8_t *v, size_t n, size_t *mn_i, size_t *mx_i)
     *mx_i = mx;
 }
 
-static void range_fixed(struct pq_stats *r, const uint8_t *v, size_t n, size_t w, bool decimal)
+PQ_HOT static void range_fixed(struct pq_stats *r, const uint8_t *v, size_t n, size_t w, bool decimal)
 {
     if (decimal) {
         range_decimal(r, v, n, w);
@@ -310,7 +310,7 @@ PQ_INLINE int cmp_keyed(struct key16 kx, const uint8_t *x, uint32_t xn, struct k
     return c != 0 ? c : cmp_bytes(x, xn, y, yn);
 }
 
-static void range_bytes(struct pq_stats *r, const uint8_t *arena, const uint32_t *off, size_t from,
+PQ_HOT static void range_bytes(struct pq_stats *r, const uint8_t *arena, const uint32_t *off, size_t from,
                         size_t to)
 {
     const uint8_t *mn = arena + off[from], *mx = mn;

@@ -292,7 +292,7 @@ void pq_writer_ack(struct pq_writer *w, size_t n)
 /* Level scans */
 
 /* The slot after `rows` rows starting at `slot` (rows begin where rep == 0). */
-static size_t advance_rows(const struct pq_col *c, size_t slot, uint64_t rows)
+PQ_HOT static size_t advance_rows(const struct pq_col *c, size_t slot, uint64_t rows)
 {
     if (c->max_rep == 0) return slot + rows;
     const uint8_t *rep = c->reps.data;
@@ -309,7 +309,7 @@ static size_t advance_rows(const struct pq_col *c, size_t slot, uint64_t rows)
 }
 
 /* Non-null values among slots [s0, s1). */
-static size_t count_present(const struct pq_col *c, size_t s0, size_t s1)
+PQ_HOT static size_t count_present(const struct pq_col *c, size_t s0, size_t s1)
 {
     if (c->max_def == 0 || c->defs_lazy) return s1 - s0;
     const uint8_t *d = c->defs.data;
@@ -331,7 +331,7 @@ static size_t count_present(const struct pq_col *c, size_t s0, size_t s1)
  * (bit 0: last block, bits 1-2: type 0 = raw, bits 3..23: size) followed by
  * at most 128 KiB of the bytes as they are; an empty body is one empty last
  * block. Returns the frame size (at most ZSTD_compressBound(n)). */
-static size_t zstd_raw_frame(uint8_t *dst, const uint8_t *src, size_t n)
+PQ_HOT static size_t zstd_raw_frame(uint8_t *dst, const uint8_t *src, size_t n)
 {
     assert(n <= UINT32_MAX);
     pq_store_u32le(dst, ZSTD_MAGICNUMBER);
@@ -420,7 +420,7 @@ static size_t emit_page(struct pq_writer *w, int type, uint32_t num_values, int 
 
 /* The extent of the next data page from the chunk cursor: it ends at a row
  * boundary once it holds page_rows_max rows or about page_bytes_max bytes. */
-static void page_extent(const struct pq_writer *w, const struct pq_col *c, size_t *slot_end,
+PQ_HOT static void page_extent(const struct pq_writer *w, const struct pq_col *c, size_t *slot_end,
                         size_t *nvals, uint64_t *nrows)
 {
     size_t s = w->ck.slot, end = w->ck.slot1;
@@ -496,7 +496,7 @@ static void put_levels(struct pq_buf *out, const uint8_t *levels, uint8_t all, s
 
 /* PLAIN values [v0, v0 + n) of column c. BYTE_ARRAY is a u32 LE length then
  * the bytes, per value; booleans are bit-packed; the rest is copied as is. */
-static void put_plain(struct pq_buf *out, const struct pq_col *c, size_t v0, size_t n)
+PQ_HOT static void put_plain(struct pq_buf *out, const struct pq_col *c, size_t v0, size_t n)
 {
     if (n == 0) return;
     if (c->phys == PQ_PHYS_BOOLEAN) {
@@ -557,7 +557,7 @@ static bool record_page(struct pq_writer *w, uint64_t offset, size_t size, uint6
 
 /* Statistics of a dictionary-encoded page of byte arrays: each distinct entry
  * the page uses is compared once (marks[e] == epoch: already seen). */
-static void page_stats_by_entry(struct pq_writer *w, const struct pq_col *c, struct pq_stats *ps,
+PQ_HOT static void page_stats_by_entry(struct pq_writer *w, const struct pq_col *c, struct pq_stats *ps,
                                 size_t v0, size_t nvals)
 {
     const uint32_t *idx = (const uint32_t *)(const void *)w->idx.data + (v0 - w->ck.val0);
