@@ -671,7 +671,18 @@ static bool dict_hopeless(const struct pq_writer *w, size_t nvals, size_t max_en
     if (s == 0 || s >= nvals || d == 0) return false;
     double est = dict_estimate((double)d, (double)s, (double)nvals);
     double bytes = est * ((double)w->dict.plain_bytes / (double)d);
-    return est > 1.2 * (double)max_entries || bytes > 1.2 * (double)w->opts.dict_bytes_max;
+    if (est > 1.2 * (double)max_entries || bytes > 1.2 * (double)w->opts.dict_bytes_max) return true;
+    /* Were the last slice's new entries what random draws would give, as
+     * estimated before it? Far more means new values keep coming: project
+     * the bytes at the slice's rate instead. */
+    size_t s0 = w->ck.prev_analyzed, d0 = w->ck.prev_count;
+    if (s0 == 0 || d0 == 0 || s <= s0) return false;
+    double seen = (double)(d - d0);
+    double expected = dict_estimate((double)d0, (double)s0, (double)s) - (double)d0;
+    if (seen <= 4 * expected + 64) return false;
+    double rate = (double)(w->dict.plain_bytes - w->ck.prev_bytes) / (double)(s - s0);
+    double projected = (double)w->dict.plain_bytes + rate * (double)(nvals - s);
+    return projected > 2.0 * (double)w->opts.dict_bytes_max;
 }
 
 /* Interns one slice of the chunk's values; falls back to PLAIN when the
@@ -699,6 +710,9 @@ static void step_analyze(struct pq_writer *w)
         w->state = W_PAGE;
         return;
     }
+    w->ck.prev_analyzed = w->ck.analyzed;
+    w->ck.prev_count = w->dict.count;
+    w->ck.prev_bytes = w->dict.plain_bytes;
     if (w->ck.analyzed == nvals) {
         assert(w->dict.count > 0);
         w->ck.bit_width = pq_bit_width(w->dict.count - 1);

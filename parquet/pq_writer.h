@@ -56,8 +56,13 @@
  * the attempt ends there: unique ids, timestamps and random measurements fall
  * back to PLAIN after a few thousand values instead of after values / ratio
  * (interning them was the largest cost of encoding them). Columns whose
- * distinct values keep growing, or grow more slowly than random draws, are
- * under-estimated, so they simply run into the limit as before.
+ * distinct values grow more slowly than random draws (skewed values) are
+ * under-estimated, so they simply run into the limit as before. Columns whose
+ * new values keep arriving (session ids: each new one repeated a few times)
+ * show it in the next slice, which brings many more new entries than the
+ * estimate made before it allowed (over 4x); for them the dictionary's bytes
+ * are projected at the rate of the last slice, and over twice
+ * dict_bytes_max ends the attempt.
  *
  * Compression: zstd at the configured level, one frame per page body, with
  * one context reused for every page. For the fast and double-fast strategies
@@ -208,6 +213,7 @@ struct pq_writer {
         bool dict;
         unsigned bit_width;
         size_t analyzed;
+        size_t prev_analyzed, prev_count, prev_bytes;  /* dictionary after the slice before */
         uint64_t compressed_bytes, uncompressed_bytes;
         uint64_t data_page_offset;
         int64_t dict_page_offset;

@@ -675,3 +675,40 @@ Test(pq_writer, incompressible_pages_are_stored_raw)
     cr_assert_eq(stored, 0);
     pq_batch_free(&x.b);
 }
+
+Test(pq_writer, dictionary_of_ever_new_values_stops_after_two_slices)
+{
+    /* Session ids: a new 64-byte value every 8 rows, 400,000 rows. After the
+     * first slice random draws would predict almost no new entry in the next
+     * one, which brings 8,192: new values keep coming, their bytes projected
+     * at that rate (3.4 MB) pass twice dict_bytes_max (1 MiB), so interning
+     * stops after two slices rather than at the byte limit, 120,000 rows in. */
+    struct batch1 x;
+    batch1_init(&x, PQ_STRING, false);
+    for (int i = 0; i < 400000; i++) {
+        char v[80];
+        unsigned long long k = (unsigned long long)(i / 8);
+        int n = snprintf(v, sizeof v, "%016llx%016llx%016llx%016llx", k * 0x9E3779B97F4A7C15ULL, k,
+                         k * 0xC2B2AE3D27D4EB4FULL, ~k);
+        cr_assert(pq_col_bytes(pq_batch_col(&x.b, 0), v, (size_t)n));
+    }
+    cr_assert(pq_batch_commit(&x.b));
+    struct pq_writer_opts o;
+    opts_init(&o);
+    struct pq_writer w;
+    cr_assert(pq_writer_init(&w, &mem, &o, &err));
+    cr_assert(pq_writer_begin(&w, &x.b, &err));
+    uint8_t buf[1 << 16];
+    size_t n;
+    while (pq_writer_pull(&w, buf, sizeof buf, &n) == PQ_MORE) {}
+    cr_assert_eq(pq_writer_status(&w), PQ_DONE);
+    cr_assert_eq(w.dict.count, (PQ_DICT_PROBE_VALUES + PQ_ANALYZE_SLICE_VALUES) / 8);
+    pq_writer_free(&w);
+    cr_assert_not(starts_with_dictionary(&x.b, &o));
+    /* The same values with dict_bytes_max raised to 4 MiB: the projection
+     * fits (and so do the 50,000 entries, 3.4 MB), and the dictionary is
+     * written. */
+    o.dict_bytes_max = 4 << 20;
+    cr_assert(starts_with_dictionary(&x.b, &o));
+    pq_batch_free(&x.b);
+}
