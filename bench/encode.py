@@ -24,7 +24,8 @@ table, one tool after the other, single-threaded, zstd level 3, dictionary on:
 Each tool runs in its own process: one warm-up, then --reps timed runs; the
 figures are the median. rows/s = rows / median seconds (wall clock); input
 MB/s = the table's JSON lines bytes / median seconds (the same byte count for
-every tool, so MB/s compare like rows/s); peak RSS = the process's high-water
+every tool, so MB/s compare like rows/s); cpu s = the median CPU time (user +
+system, steadier than the wall clock on a shared machine); peak RSS = the process's high-water
 mark over the timed runs, reset after loading (so it includes the input held
 in memory, which differs: builders, an Arrow table, a DuckDB table). The mix
 line adds the three tables up: all rows / the sum of the medians. Ratios are
@@ -100,6 +101,7 @@ def lakewriter_columnar(t, path, out, a):
                   "--warmup", "1", "--zstd-level", str(a.zstd_level)])
     if "error" not in r:
         r["seconds"] = r.pop("encode_s")
+        r["cpu_seconds"] = r.pop("encode_cpu_s")
     return r
 
 
@@ -120,7 +122,7 @@ def lakewriter_convert(t, path, out, config, a):
     """Times `lakewriter convert` as a whole process (its peak RSS from wait4)."""
     cmd = [str(LAKEWRITER), "convert", "--config", str(config), "--table", t, "--input", str(path),
            "--output", str(out)]
-    secs, peak = [], 0
+    secs, cpus, peak = [], [], 0
     for r in range(1 + a.reps):
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -132,8 +134,9 @@ def lakewriter_convert(t, path, out, config, a):
             return {"error": (err.strip().splitlines() or ["exit status %d" % os.waitstatus_to_exitcode(status)])[-1]}
         if r >= 1:
             secs.append(dt)
+            cpus.append(usage.ru_utime + usage.ru_stime)
             peak = max(peak, usage.ru_maxrss * 1024)
-    return {"seconds": secs, "output_bytes": out.stat().st_size, "peak_rss_bytes": peak}
+    return {"seconds": secs, "cpu_seconds": cpus, "output_bytes": out.stat().st_size, "peak_rss_bytes": peak}
 
 
 def fmt_rate(x):
@@ -143,9 +146,10 @@ def fmt_rate(x):
 def report(title, results, files, tools):
     """results[table][tool] -> dict with seconds, output_bytes, peak_rss_bytes (or error)."""
     print("\n## %s" % title)
-    print("%-12s %-11s %9s %10s %10s %12s %9s %8s %9s" % ("table", "tool", "median s", "rows/s", "input MB/s",
-                                                          "output B", "peak RSS", "lw x", "size vs lw"))
-    mix = {tool: {"s": 0.0, "bytes": 0, "rss": 0, "ok": True} for tool in tools}
+    print("%-12s %-11s %9s %8s %10s %10s %12s %9s %8s %9s" % ("table", "tool", "median s", "cpu s", "rows/s",
+                                                               "input MB/s", "output B", "peak RSS", "lw x",
+                                                               "size vs lw"))
+    mix = {tool: {"s": 0.0, "cpu": 0.0, "bytes": 0, "rss": 0, "ok": True} for tool in tools}
     rows_total = bytes_total = 0
     for t in [x for x in ORDER if x in results]:
         path, rows = files[t]
@@ -162,14 +166,16 @@ def report(title, results, files, tools):
                 print("%-12s %-11s %s" % (t, tool, "n/a: " + r.get("error", "?")))
                 continue
             s = statistics.median(r["seconds"])
+            cpu = statistics.median(r["cpu_seconds"])
             m["s"] += s
+            m["cpu"] += cpu
             m["bytes"] += r["output_bytes"]
             m["rss"] = max(m["rss"], r.get("peak_rss_bytes", 0))
             ratio = "%.2fx" % (s / lw_s) if lw_s and tool != "lakewriter" else "-"
             size = "%+.1f%%" % (100.0 * (r["output_bytes"] / lw["output_bytes"] - 1)) \
                 if lw_s and tool != "lakewriter" else "-"
-            print("%-12s %-11s %9.4f %10s %10.1f %12d %8.0fM %8s %9s" % (
-                t, tool, s, fmt_rate(rows / s), in_bytes / s / 1e6, r["output_bytes"],
+            print("%-12s %-11s %9.4f %8.4f %10s %10.1f %12d %8.0fM %8s %9s" % (
+                t, tool, s, cpu, fmt_rate(rows / s), in_bytes / s / 1e6, r["output_bytes"],
                 r.get("peak_rss_bytes", 0) / 2**20, ratio, size))
     if len(results) > 1:
         lw = mix.get("lakewriter")
@@ -180,28 +186,29 @@ def report(title, results, files, tools):
                 continue
             ratio = "%.2fx" % (m["s"] / lw["s"]) if lw["ok"] and tool != "lakewriter" else "-"
             size = "%+.1f%%" % (100.0 * (m["bytes"] / lw["bytes"] - 1)) if lw["ok"] and tool != "lakewriter" else "-"
-            print("%-12s %-11s %9.4f %10s %10.1f %12d %8.0fM %8s %9s" % (
-                "mix", tool, m["s"], fmt_rate(rows_total / m["s"]), bytes_total / m["s"] / 1e6, m["bytes"],
-                m["rss"] / 2**20, ratio, size))
+            print("%-12s %-11s %9.4f %8.4f %10s %10.1f %12d %8.0fM %8s %9s" % (
+                "mix", tool, m["s"], m["cpu"], fmt_rate(rows_total / m["s"]), bytes_total / m["s"] / 1e6,
+                m["bytes"], m["rss"] / 2**20, ratio, size))
     # Against the faster of the other tools, table by table (one that failed
     # on a table, like pyarrow's JSON reader on app_events, does not count).
-    parts, lw_total, best_total, complete = [], 0.0, 0.0, True
-    for t in [x for x in ORDER if x in results]:
-        lw = results[t].get("lakewriter", {})
-        others = [(statistics.median(results[t][o]["seconds"]), o) for o in tools
-                  if o != "lakewriter" and "seconds" in results[t].get(o, {})]
-        if "seconds" not in lw or not others:
-            complete = False
-            parts.append("%s n/a" % t)
-            continue
-        lw_s = statistics.median(lw["seconds"])
-        best_s, best = min(others)
-        lw_total += lw_s
-        best_total += best_s
-        parts.append("%s %.2fx (%s)" % (t, best_s / lw_s, best))
-    if len(results) > 1 and complete:
-        parts.append("mix %.2fx" % (best_total / lw_total))
-    print("lakewriter vs the faster other tool: " + ", ".join(parts))
+    for key, clock in (("seconds", "wall clock"), ("cpu_seconds", "CPU time")):
+        parts, lw_total, best_total, complete = [], 0.0, 0.0, True
+        for t in [x for x in ORDER if x in results]:
+            lw = results[t].get("lakewriter", {})
+            others = [(statistics.median(results[t][o][key]), o) for o in tools
+                      if o != "lakewriter" and key in results[t].get(o, {})]
+            if key not in lw or not others:
+                complete = False
+                parts.append("%s n/a" % t)
+                continue
+            lw_s = statistics.median(lw[key])
+            best_s, best = min(others)
+            lw_total += lw_s
+            best_total += best_s
+            parts.append("%s %.2fx (%s)" % (t, best_s / lw_s, best))
+        if len(results) > 1 and complete:
+            parts.append("mix %.2fx" % (best_total / lw_total))
+        print("lakewriter vs the faster other tool, %s: %s" % (clock, ", ".join(parts)))
     print("(lw x: that tool's median time / lakewriter's, i.e. lakewriter's rows/s over the tool's;"
           " size vs lw: that tool's output relative to lakewriter's)")
 
