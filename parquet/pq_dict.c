@@ -3,6 +3,10 @@
 #include <assert.h>
 #include <string.h>
 
+/* The interning loops: hot, and each compiled on its own (inlined into one
+ * function they spill each other's registers). */
+#define DICT_KERNEL PQ_HOT static __attribute__((noinline))
+
 enum {
     DICT_MIN_SLOTS = 256,
     DICT_BLOCK = 32,        /* values hashed (slots prefetched) ahead of probing */
@@ -256,8 +260,8 @@ PQ_INLINE size_t block_len(size_t b, size_t to)
 }
 
 /* 4-byte keys: the key is in the slot, one memory access per probe. */
-PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_u32(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
-                                   uint32_t max_entries, size_t max_bytes)
+DICT_KERNEL enum pq_dict_result add_u32(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
+                                        uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
     size_t first[DICT_BLOCK];
@@ -291,8 +295,8 @@ PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_u32(struct pq_di
 
 /* Keys of up to 8 bytes (int64, double, timestamps, decimals up to 18
  * digits): key and entry side by side in a 16-byte slot. */
-PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
-                                   uint32_t max_entries, size_t max_bytes)
+DICT_KERNEL enum pq_dict_result add_u64(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
+                                        uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
     uint32_t w = d->width;
@@ -331,8 +335,8 @@ PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_u64(struct pq_di
 }
 
 /* Other fixed widths (decimals, uuids): tagged slots, entries compared. */
-PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_fixed(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
-                                     uint32_t max_entries, size_t max_bytes)
+DICT_KERNEL enum pq_dict_result add_fixed(struct pq_dict *d, size_t from, size_t to, uint32_t *idx,
+                                          uint32_t max_entries, size_t max_bytes)
 {
     const uint8_t *src = d->src_values;
     size_t w = d->width;
@@ -375,9 +379,8 @@ PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_fixed(struct pq_
  * or why not (out of line, and recomputing what it needs from i: the probe
  * loop stays small, and new entries are the rare case of a useful
  * dictionary). */
-PQ_HOT static __attribute__((noinline)) enum pq_dict_result new_bytes_entry(struct pq_dict *d, size_t pos, uint32_t tag,
-                                                                      size_t i, uint32_t max_entries,
-                                                                      size_t max_bytes, uint32_t *e_out)
+DICT_KERNEL enum pq_dict_result new_bytes_entry(struct pq_dict *d, size_t pos, uint32_t tag, size_t i,
+                                                uint32_t max_entries, size_t max_bytes, uint32_t *e_out)
 {
     uint32_t start = d->src_offsets[i], len = d->src_offsets[i + 1] - start;
     struct prefix k = prefix_of(d->src_arena + start, len, false);
@@ -451,8 +454,8 @@ PQ_INLINE enum pq_dict_result probe_block(struct pq_dict *d, size_t b, size_t n,
  * fits in the cache is probed value by value; a larger one a block at a time,
  * the block's slots prefetched first. Prefix words are read 16 bytes at a
  * time up to 16 bytes before the end of the slice's data (off[to]). */
-PQ_HOT static __attribute__((noinline)) enum pq_dict_result add_bytes(struct pq_dict *d, size_t from, size_t to, uint32_t *restrict idx,
-                                     uint32_t max_entries, size_t max_bytes)
+DICT_KERNEL enum pq_dict_result add_bytes(struct pq_dict *d, size_t from, size_t to, uint32_t *restrict idx,
+                                          uint32_t max_entries, size_t max_bytes)
 {
     const uint32_t *off = d->src_offsets;
     const uint8_t *arena = d->src_arena;

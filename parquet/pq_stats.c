@@ -311,7 +311,7 @@ PQ_INLINE int cmp_keyed(struct key16 kx, const uint8_t *x, uint32_t xn, struct k
 }
 
 PQ_HOT static void range_bytes(struct pq_stats *r, const uint8_t *arena, const uint32_t *off, size_t from,
-                        size_t to)
+                               size_t to)
 {
     const uint8_t *mn = arena + off[from], *mx = mn;
     uint32_t mn_len = off[from + 1] - off[from], mx_len = mn_len;

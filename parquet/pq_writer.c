@@ -421,7 +421,7 @@ static size_t emit_page(struct pq_writer *w, int type, uint32_t num_values, int 
 /* The extent of the next data page from the chunk cursor: it ends at a row
  * boundary once it holds page_rows_max rows or about page_bytes_max bytes. */
 PQ_HOT static void page_extent(const struct pq_writer *w, const struct pq_col *c, size_t *slot_end,
-                        size_t *nvals, uint64_t *nrows)
+                               size_t *nvals, uint64_t *nrows)
 {
     size_t s = w->ck.slot, end = w->ck.slot1;
     uint64_t rows_max = w->opts.page_rows_max;
@@ -558,7 +558,7 @@ static bool record_page(struct pq_writer *w, uint64_t offset, size_t size, uint6
 /* Statistics of a dictionary-encoded page of byte arrays: each distinct entry
  * the page uses is compared once (marks[e] == epoch: already seen). */
 PQ_HOT static void page_stats_by_entry(struct pq_writer *w, const struct pq_col *c, struct pq_stats *ps,
-                                size_t v0, size_t nvals)
+                                       size_t v0, size_t nvals)
 {
     const uint32_t *idx = (const uint32_t *)(const void *)w->idx.data + (v0 - w->ck.val0);
     uint32_t *marks = (uint32_t *)(void *)w->marks.data;
