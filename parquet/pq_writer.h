@@ -66,10 +66,12 @@
  *
  * Compression: zstd at the configured level, one frame per page body, with
  * one context reused for every page. For the fast and double-fast strategies
- * (levels 1..4) the hash tables are capped at 2^PQ_ZSTD_HASH_LOG_MAX and
- * 2^PQ_ZSTD_CHAIN_LOG_MAX entries: a page is at most about a megabyte and its
- * matches are near, so small tables that stay in the CPU cache lose well
- * under 1 % of the size and save about a quarter of the time. A data page of
+ * (levels up to 4, negative levels included) the hash tables are capped at
+ * 2^PQ_ZSTD_HASH_LOG_MAX and 2^PQ_ZSTD_CHAIN_LOG_MAX entries: a page is at
+ * most about a megabyte and its matches are near, so small tables that stay
+ * in the CPU cache lose under 1 % of the size and save about a fifth of the
+ * time (smackz, level 3). Fixed-width PLAIN pages without levels are
+ * compressed straight from the column builder (no page copy). A data page of
  * a chunk whose last compressed page saved less than 3 % (random ids, hashes)
  * is stored in a frame of raw zstd blocks instead (still a valid zstd frame,
  * no compression work); every PQ_RAW_REPROBE_PAGES-th page is compressed
