@@ -22,7 +22,8 @@ table, one tool after the other, single-threaded, zstd level 3, dictionary on:
    "not built" (otherwise: "convert not available").
 
 Each tool runs in its own process: one warm-up, then --reps timed runs; the
-figures are the median. rows/s = rows / median seconds (wall clock); input
+three tools take turns --rounds times and the figures are the median of all
+their runs. rows/s = rows / median seconds (wall clock); input
 MB/s = the table's JSON lines bytes / median seconds (the same byte count for
 every tool, so MB/s compare like rows/s); cpu s = the median CPU time (user +
 system, steadier than the wall clock on a shared machine); peak RSS = the process's high-water
@@ -146,6 +147,19 @@ def lakewriter_convert(t, path, out, config, a):
     return {"seconds": secs, "cpu_seconds": cpus, "output_bytes": out.stat().st_size, "peak_rss_bytes": peak}
 
 
+def pool(acc, results):
+    """Adds one round's results to acc: timings pooled, the first error kept."""
+    for tool, r in results.items():
+        prev = acc.get(tool)
+        if prev is None or "error" in r or "error" in prev:
+            if prev is None or "error" in r:
+                acc[tool] = dict(r)
+            continue
+        prev["seconds"] = prev["seconds"] + r["seconds"]
+        prev["cpu_seconds"] = prev["cpu_seconds"] + r["cpu_seconds"]
+        prev["peak_rss_bytes"] = max(prev.get("peak_rss_bytes", 0), r.get("peak_rss_bytes", 0))
+
+
 def fmt_rate(x):
     return "%.2fM" % (x / 1e6) if x >= 1e6 else "%.0fk" % (x / 1e3)
 
@@ -224,7 +238,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000, help="events in all, split by the smackz mix")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--reps", type=int, default=5, help="timed runs per tool (after one warm-up)")
+    ap.add_argument("--reps", type=int, default=5, help="timed runs per tool and round (after one warm-up)")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="the three tools run one after the other this many times, their runs pooled "
+                         "(a burst of load on a shared machine then hits every tool)")
     ap.add_argument("--tables", default=",".join(ORDER))
     ap.add_argument("--zstd-level", type=int, default=3)
     ap.add_argument("--work", default=str(ROOT / "zig-out" / "bench-data"),
@@ -258,8 +275,8 @@ def main():
         out = work / "out"
         out.mkdir(exist_ok=True)
 
-    print("# bench/encode: %d smackz events (seed %d), %d timed runs per tool (median), zstd level %d, one thread"
-          % (a.rows, a.seed, a.reps, a.zstd_level))
+    print("# bench/encode: %d smackz events (seed %d), %d rounds x %d timed runs per tool (median), zstd level %d, "
+          "one thread" % (a.rows, a.seed, a.rounds, a.reps, a.zstd_level))
     print("#   lakewriter build: %s; outputs in %s" % ("ReleaseSafe (--safe)" if a.safe else "ReleaseFast", out))
     for t in tables:
         path, n = files[t]
@@ -269,12 +286,13 @@ def main():
     part1 = {}
     for t in tables:
         path, _ = files[t]
-        log("columnar encode: %s" % t)
-        part1[t] = {
-            "lakewriter": lakewriter_columnar(t, path, out / ("%s.lakewriter.parquet" % t), a),
-            "pyarrow": baseline("pyarrow", "columnar", t, path, out / ("%s.pyarrow.parquet" % t), a),
-            "duckdb": baseline("duckdb", "columnar", t, path, out / ("%s.duckdb.parquet" % t), a),
-        }
+        for rnd in range(a.rounds):
+            log("columnar encode: %s (round %d)" % (t, rnd + 1))
+            pool(part1.setdefault(t, {}), {
+                "lakewriter": lakewriter_columnar(t, path, out / ("%s.lakewriter.parquet" % t), a),
+                "pyarrow": baseline("pyarrow", "columnar", t, path, out / ("%s.pyarrow.parquet" % t), a),
+                "duckdb": baseline("duckdb", "columnar", t, path, out / ("%s.duckdb.parquet" % t), a),
+            })
     report("1. columnar encode (rows in memory -> Parquet file)", part1, files, tools)
 
     if a.skip_json:
@@ -289,13 +307,14 @@ def main():
     part2 = {}
     for t in tables:
         path, _ = files[t]
-        log("JSON lines -> Parquet: %s" % t)
-        part2[t] = {
-            "lakewriter": lakewriter_convert(t, path, out / ("%s.convert.parquet" % t), config, a)
-            if have_convert else {"error": "convert not available"},
-            "pyarrow": baseline("pyarrow", "json", t, path, out / ("%s.pyarrow-json.parquet" % t), a),
-            "duckdb": baseline("duckdb", "json", t, path, out / ("%s.duckdb-json.parquet" % t), a),
-        }
+        for rnd in range(a.rounds):
+            log("JSON lines -> Parquet: %s (round %d)" % (t, rnd + 1))
+            pool(part2.setdefault(t, {}), {
+                "lakewriter": lakewriter_convert(t, path, out / ("%s.convert.parquet" % t), config, a)
+                if have_convert else {"error": "convert not available"},
+                "pyarrow": baseline("pyarrow", "json", t, path, out / ("%s.pyarrow-json.parquet" % t), a),
+                "duckdb": baseline("duckdb", "json", t, path, out / ("%s.duckdb-json.parquet" % t), a),
+            })
     report("2. JSON lines -> Parquet (file -> file)", part2, files, tools)
 
 
