@@ -192,6 +192,14 @@ static void deadline_stop(struct redis_conn *c)
     c->deadline_armed = false;
 }
 
+/* True for the connection's own handshake requests (not counted in the stats). */
+static bool internal(const struct redis_conn *c, const struct redis_request *req)
+{
+    for (uint32_t i = 0; i < REDIS_HANDSHAKE_MAX; i++)
+        if (req == &c->handshake[i]) return true;
+    return false;
+}
+
 static struct redis_request *pop_head(struct redis_conn *c)
 {
     struct redis_request *req = c->head;
@@ -215,7 +223,7 @@ static void fail_all(struct redis_conn *c, int code, const char *why, const stru
         struct redis_reply reply;
         if (req == culprit) redis_reply_failed(&reply, c->peer, req->command_, culprit_code, "%s", culprit_text);
         else redis_reply_failed(&reply, c->peer, req->command_, code, "no reply: %s", why);
-        c->stats.failed++;
+        if (!internal(c, req)) c->stats.failed++;
         req->fn(c, req, &reply);
     }
     assert(c->inflight == 0);
@@ -487,8 +495,10 @@ static bool deliver(struct redis_conn *c, const struct resp_value *v)
                  req->queue_error_index_ == 0 ? "MULTI" : "queued command", req->queue_error_index_,
                  (int)(q->len < 200 ? q->len : 200), q->ptr);
     }
-    c->stats.replies++;
-    if (reply.err.code != 0) c->stats.server_errors++;
+    if (!internal(c, req)) {
+        c->stats.replies++;
+        if (reply.err.code != 0) c->stats.server_errors++;
+    }
     req->fn(c, req, &reply);
     resp_reader_release(&c->reader);
     return connected_state(c);
