@@ -46,20 +46,20 @@ void redis_options_from_config(struct redis_options *o, const struct config *cfg
 static bool options_check(const struct redis_options *o, struct lw_err *err)
 {
     if (o->host == NULL || o->host[0] == '\0' || strlen(o->host) >= NET_HOST_MAX)
-        return lw_err_set(err, REDIS_E_NOT_READY, "redis: the host is empty or longer than %d bytes", NET_HOST_MAX - 1);
-    if (o->port == 0) return lw_err_set(err, REDIS_E_NOT_READY, "redis %s: port 0", o->host);
+        return lw_err_set(err, REDIS_E_OPTIONS, "redis: the host is empty or longer than %d bytes", NET_HOST_MAX - 1);
+    if (o->port == 0) return lw_err_set(err, REDIS_E_OPTIONS, "redis %s: port 0", o->host);
     if (o->user != NULL && strlen(o->user) > CONFIG_NAME_MAX)
-        return lw_err_set(err, REDIS_E_NOT_READY, "redis %s: the user name is longer than %d bytes", o->host,
+        return lw_err_set(err, REDIS_E_OPTIONS, "redis %s: the user name is longer than %d bytes", o->host,
                           CONFIG_NAME_MAX);
     if (o->connect_timeout_ms == 0 || o->command_timeout_ms == 0)
-        return lw_err_set(err, REDIS_E_NOT_READY, "redis %s: connect and command timeouts must be above 0", o->host);
+        return lw_err_set(err, REDIS_E_OPTIONS, "redis %s: connect and command timeouts must be above 0", o->host);
     if (o->backoff_min_ms == 0 || o->backoff_max_ms < o->backoff_min_ms)
-        return lw_err_set(err, REDIS_E_NOT_READY, "redis %s: backoff %u..%u ms: the minimum must be above 0 and not "
+        return lw_err_set(err, REDIS_E_OPTIONS, "redis %s: backoff %u..%u ms: the minimum must be above 0 and not "
                           "above the maximum", o->host, o->backoff_min_ms, o->backoff_max_ms);
     if (o->send_buf_bytes_max < REDIS_SEND_BUF_BYTES_MIN)
-        return lw_err_set(err, REDIS_E_NOT_READY, "redis %s: a send buffer of %zu bytes is below %d", o->host,
+        return lw_err_set(err, REDIS_E_OPTIONS, "redis %s: a send buffer of %zu bytes is below %d", o->host,
                           o->send_buf_bytes_max, REDIS_SEND_BUF_BYTES_MIN);
-    if (o->inflight_max == 0) return lw_err_set(err, REDIS_E_NOT_READY, "redis %s: inflight_max is 0", o->host);
+    if (o->inflight_max == 0) return lw_err_set(err, REDIS_E_OPTIONS, "redis %s: inflight_max is 0", o->host);
     return resp_limits_check(&o->limits, err);
 }
 
@@ -525,7 +525,6 @@ static void on_recv(struct tls_transport *t, void *context, size_t size_bytes, c
         conn_drop(c, e.code, NULL, NULL, "%s", e.msg);
         return;
     }
-    c->dispatching = true;
     while (connected_state(c)) {
         const struct resp_value *v = NULL;
         int rc = resp_reader_next(&c->reader, &v, &e);
@@ -536,7 +535,6 @@ static void on_recv(struct tls_transport *t, void *context, size_t size_bytes, c
         }
         if (!deliver(c, v)) break;
     }
-    c->dispatching = false;
     recv_arm(c);
 }
 
@@ -813,6 +811,16 @@ bool redis_xpending(struct redis_conn *c, struct redis_request *req, struct resp
     struct resp_buf *b = redis_begin(c, req, err);
     if (b == NULL) return false;
     redis_cmd_xpending(b, stream, group);
+    return redis_submit(c, req, err);
+}
+
+bool redis_xpending_range(struct redis_conn *c, struct redis_request *req, struct resp_str stream,
+                          struct resp_str group, uint64_t min_idle_ms, struct resp_str start, struct resp_str end,
+                          uint64_t count, struct resp_str consumer, struct lw_err *err)
+{
+    struct resp_buf *b = redis_begin(c, req, err);
+    if (b == NULL) return false;
+    redis_cmd_xpending_range(b, stream, group, min_idle_ms, start, end, count, consumer);
     return redis_submit(c, req, err);
 }
 

@@ -221,7 +221,6 @@ struct redis_conn {
     bool deadline_armed, backoff_armed, kick_armed;
     int64_t deadline_at_ms, retry_at_ms;
     uint32_t attempt;
-    bool dispatching;                  /* inside the reply loop */
 
     redis_closed_fn close_fn;
     void *close_context;
@@ -309,7 +308,10 @@ bool redis_xautoclaim(struct redis_conn *c, struct redis_request *req, struct re
 bool redis_xadd(struct redis_conn *c, struct redis_request *req, struct resp_str stream, uint32_t pair_count,
                 const struct resp_str *fields, struct lw_err *err); /* ID "*" */
 bool redis_xpending(struct redis_conn *c, struct redis_request *req, struct resp_str stream, struct resp_str group,
-                    struct lw_err *err);
+                    struct lw_err *err); /* summary */
+bool redis_xpending_range(struct redis_conn *c, struct redis_request *req, struct resp_str stream,
+                          struct resp_str group, uint64_t min_idle_ms, struct resp_str start, struct resp_str end,
+                          uint64_t count, struct resp_str consumer, struct lw_err *err);
 bool redis_hset(struct redis_conn *c, struct redis_request *req, struct resp_str key, uint32_t pair_count,
                 const struct resp_str *fv, struct lw_err *err);
 bool redis_hdel(struct redis_conn *c, struct redis_request *req, struct resp_str key, uint32_t field_count,

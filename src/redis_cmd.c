@@ -185,6 +185,24 @@ void redis_cmd_xpending(struct resp_buf *b, struct resp_str stream, struct resp_
     resp_cmd_arg_str(b, group);
 }
 
+void redis_cmd_xpending_range(struct resp_buf *b, struct resp_str stream, struct resp_str group,
+                              uint64_t min_idle_ms, struct resp_str start, struct resp_str end, uint64_t count,
+                              struct resp_str consumer)
+{
+    resp_cmd_begin(b, 6 + (min_idle_ms > 0 ? 2 : 0) + (consumer.len > 0 ? 1 : 0));
+    resp_cmd_arg_cstr(b, "XPENDING");
+    resp_cmd_arg_str(b, stream);
+    resp_cmd_arg_str(b, group);
+    if (min_idle_ms > 0) {
+        resp_cmd_arg_cstr(b, "IDLE");
+        resp_cmd_arg_u64(b, min_idle_ms);
+    }
+    resp_cmd_arg_str(b, start);
+    resp_cmd_arg_str(b, end);
+    resp_cmd_arg_u64(b, count);
+    if (consumer.len > 0) resp_cmd_arg_str(b, consumer);
+}
+
 void redis_cmd_hset(struct resp_buf *b, struct resp_str key, uint32_t pair_count, const struct resp_str *fv)
 {
     assert(pair_count >= 1 && pair_count <= (UINT32_MAX - 2) / 2);
@@ -592,6 +610,43 @@ void redis_xpending_consumer(const struct redis_xpending *x, size_t i, struct re
     bool ok = parse_u64(c->u.array.items[1].u.str.ptr, c->u.array.items[1].u.str.len, count);
     assert(ok);
     (void)ok;
+}
+
+/* [id, consumer, idle, deliveries] */
+static bool pending_row_ok(const struct resp_value *row)
+{
+    struct redis_id id;
+    if (row->type != RESP_ARRAY || row->u.array.count != 4) return false;
+    const struct resp_value *it = row->u.array.items;
+    return is_str(&it[0]) && redis_id_parse(it[0].u.str, false, &id) && is_str(&it[1]) &&
+           it[2].type == RESP_INTEGER && it[2].u.integer >= 0 && it[3].type == RESP_INTEGER &&
+           it[3].u.integer >= 0;
+}
+
+bool redis_parse_xpending_range(const struct redis_reply *r, struct redis_pending_list *out, struct lw_err *err)
+{
+    *out = (struct redis_pending_list){ 0 };
+    if (!reply_usable(r, err)) return false;
+    const struct resp_value *v = r->value;
+    if (v->type != RESP_ARRAY) return shape_error(r, err, "%s, not an array of pending entries", a_type(v->type));
+    for (size_t i = 0; i < v->u.array.count; i++)
+        if (!pending_row_ok(&v->u.array.items[i]))
+            return shape_error(r, err, "pending entry %zu is not [ID, consumer, idle, deliveries]", i);
+    *out = (struct redis_pending_list){ .count = v->u.array.count, .items_ = v->u.array.items };
+    return true;
+}
+
+void redis_pending_at(const struct redis_pending_list *l, size_t i, struct redis_pending_entry *out)
+{
+    assert(i < l->count);
+    const struct resp_value *it = l->items_[i].u.array.items;
+    out->id_text = it[0].u.str;
+    bool ok = redis_id_parse(it[0].u.str, false, &out->id);
+    assert(ok);
+    (void)ok;
+    out->consumer = it[1].u.str;
+    out->idle_ms = (uint64_t)it[2].u.integer;
+    out->deliveries = (uint64_t)it[3].u.integer;
 }
 
 bool redis_parse_hash(const struct redis_reply *r, struct redis_hash *out, struct lw_err *err)

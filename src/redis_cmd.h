@@ -6,6 +6,7 @@
  *                       XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s.. id..
  *                       XACK s g id..        XAUTOCLAIM s g c min-idle start COUNT n
  *                       XPENDING s g         (summary form)
+ *                       XPENDING s g [IDLE ms] start end n [c]  (per entry: deliveries)
  *   dead letters        XADD s * f v ..
  *   commit intents      HSET k f v ..   HDEL k f ..   HGETALL k
  *   transactions        MULTI ... EXEC
@@ -71,6 +72,7 @@ enum redis_error {
     REDIS_E_BUSY,            /* the send buffer or the in-flight limit is full: retry later */
     REDIS_E_TOO_LARGE,       /* the command alone does not fit in the send buffer */
     REDIS_E_CLOSED,          /* the connection was closed by its owner */
+    REDIS_E_OPTIONS,         /* bad connection options (redis_conn_init) */
     REDIS_E_SERVER = 300,    /* + resp_error_kind: the server answered with an error */
     REDIS_E_SERVER_ERR = REDIS_E_SERVER + RESP_ERR_ERR,
     REDIS_E_NOGROUP = REDIS_E_SERVER + RESP_ERR_NOGROUP,
@@ -154,6 +156,13 @@ void redis_cmd_xadd(struct resp_buf *b, struct resp_str stream, struct resp_str 
 
 /* XPENDING stream group (the summary form). */
 void redis_cmd_xpending(struct resp_buf *b, struct resp_str stream, struct resp_str group);
+
+/* XPENDING stream group [IDLE min_idle_ms] start end count [consumer] (the extended
+ * form: per entry its consumer, idle time and delivery count). IDLE is left out when
+ * min_idle_ms is 0, the consumer when empty. */
+void redis_cmd_xpending_range(struct resp_buf *b, struct resp_str stream, struct resp_str group,
+                              uint64_t min_idle_ms, struct resp_str start, struct resp_str end, uint64_t count,
+                              struct resp_str consumer);
 
 /* HSET key field value ... (2 * pair_count slices, pair_count >= 1). */
 void redis_cmd_hset(struct resp_buf *b, struct resp_str key, uint32_t pair_count, const struct resp_str *fv);
@@ -269,6 +278,25 @@ bool redis_parse_xpending(const struct redis_reply *r, struct redis_xpending *ou
 
 /* The i-th consumer (i < consumer_count) and its number of pending entries. */
 void redis_xpending_consumer(const struct redis_xpending *x, size_t i, struct resp_str *name, uint64_t *count);
+
+/* XPENDING (extended form): one row per pending entry. */
+struct redis_pending_entry {
+    struct resp_str id_text;
+    struct redis_id id;
+    struct resp_str consumer;
+    uint64_t idle_ms;          /* since it was last delivered */
+    uint64_t deliveries;       /* times delivered (a poison entry keeps growing it) */
+};
+
+struct redis_pending_list {
+    size_t count;
+    const struct resp_value *items_; /* private */
+};
+
+bool redis_parse_xpending_range(const struct redis_reply *r, struct redis_pending_list *out, struct lw_err *err);
+
+/* The i-th row (i < count). */
+void redis_pending_at(const struct redis_pending_list *l, size_t i, struct redis_pending_entry *out);
 
 /* HGETALL: field/value pairs. */
 struct redis_hash {

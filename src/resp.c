@@ -364,8 +364,7 @@ static size_t hr_pending(const struct resp_reader *r)
 static void *arena_alloc(struct resp_reader *r, size_t size)
 {
     size = (size + 7) & ~(size_t)7;
-    if (size > r->limits.reply_bytes_max - r->held_bytes ||
-        r->held_bytes + size + hr_pending(r) > r->limits.reply_bytes_max)
+    if (size > r->limits.reply_bytes_max - r->held_bytes)
         return refuse(r, RESP_E_LIMIT, "a reply larger than %zu bytes (the reply limit)", r->limits.reply_bytes_max);
     struct resp_arena_chunk *c = r->cur;
     while (c != NULL && c->cap - c->used < size) {
@@ -430,6 +429,9 @@ static void *cb_string(const redisReadTask *task, char *str, size_t len)
     if (v == NULL) return NULL;
     if (len >= r->limits.reply_bytes_max)
         return refuse(r, RESP_E_LIMIT, "a reply larger than %zu bytes (the reply limit)", r->limits.reply_bytes_max);
+    if (task->type != REDIS_REPLY_STRING && len > r->limits.line_bytes_max)
+        return refuse(r, RESP_E_LIMIT, "a line longer than %zu bytes without its CRLF (the line limit)",
+                      r->limits.line_bytes_max);
     char *copy = arena_alloc(r, len + 1);
     if (copy == NULL) return NULL;
     if (len > 0) memcpy(copy, str, len);

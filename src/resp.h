@@ -35,13 +35,17 @@
  * with the reply in progress and is bounded by the same limits.
  *
  * Limits (struct resp_limits), checked while the reply arrives, never after:
- *   - bytes: arena bytes held since the last release (values and strings) plus the
- *     unparsed bytes hiredis holds, so a huge bulk string fails as soon as its
- *     declared length is read or the bytes pile up, whichever comes first;
+ *   - bytes: arena bytes held since the last release (values and strings), and that
+ *     plus the unparsed bytes of the reply in progress whenever parsing stops for
+ *     more input, so a huge bulk string fails as soon as its declared length is read
+ *     or its bytes pile up (at most twice the limit plus one feed is ever held);
  *   - elements: values held since the last release, where an array counts the items
  *     it declares (before they arrive: "*2000000000" fails at once);
  *   - depth: array nesting (hiredis 0.14 stops at 7 by itself);
- *   - line: a status, error or length line without its CRLF.
+ *   - line: a status or error line, or any line still without its CRLF.
+ * Limits are checked as bytes arrive, so where a reply near a limit is cut can decide
+ * which of two failures is reported (a limit or a protocol error), never whether a
+ * reply within the limits is accepted.
  * A reply beyond a limit, bytes that are not RESP, or memory exhaustion make the
  * reader fail for good with a clear message (RESP_E_LIMIT / _PROTOCOL / _NO_MEMORY);
  * resp_reader_reset starts over (after a reconnect).

@@ -839,6 +839,27 @@ static void check_claim(struct call *k, const struct redis_reply *reply)
     }
 }
 
+static struct {
+    size_t count;
+    char consumer[32];
+    uint64_t deliveries;
+} pending_rows;
+
+static void check_pending_rows(struct call *k, const struct redis_reply *reply)
+{
+    (void)k;
+    struct redis_pending_list l;
+    struct lw_err err;
+    if (!redis_parse_xpending_range(reply, &l, &err)) return;
+    pending_rows.count = l.count;
+    for (size_t i = 0; i < l.count; i++) {
+        struct redis_pending_entry e;
+        redis_pending_at(&l, i, &e);
+        snprintf(pending_rows.consumer, sizeof pending_rows.consumer, "%.*s", (int)e.consumer.len, e.consumer.ptr);
+        pending_rows.deliveries = e.deliveries;
+    }
+}
+
 Test(redis_conn, trimmed_pending_entries_come_back_nil)
 {
     server_start(&fx.server);
@@ -895,6 +916,20 @@ Test(redis_conn, trimmed_pending_entries_come_back_nil)
     cr_assert_str_eq(cc.deleted_ids[0], "1-0");
     cr_assert_str_eq(cc.deleted_ids[1], "2-0");
     cr_assert_str_eq(cc.deleted_ids[2], "4-0");
+
+    /* Delivered three times (read by c1, re-read from its pending list, claimed by
+     * c2): the extended XPENDING says so. */
+    struct call pr;
+    call_init(&pr);
+    pr.check = check_pending_rows;
+    memset(&pending_rows, 0, sizeof pending_rows);
+    cr_assert(redis_xpending_range(&fx.conn, &pr.req, RESP_STR("events"), RESP_STR("g"), 0, RESP_STR("-"),
+                                   RESP_STR("+"), 100, RESP_STR(""), &err));
+    run_until(&pr.calls, 1);
+    cr_assert_eq(pending_rows.count, 2, "%s", pr.msg);
+    cr_assert_str_eq(pending_rows.consumer, "c2");
+    cr_assert_eq(pending_rows.deliveries, 3, "read, read again from the pending list, claimed: %llu",
+                 (unsigned long long)pending_rows.deliveries);
 
     /* XACK the two claimed ones; the pending list is empty. */
     struct call ack;

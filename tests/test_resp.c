@@ -289,6 +289,14 @@ Test(resp_encode, consumer_group_commands)
     cr_assert_eq(resp_buf_commands(&b), 6);
     resp_buf_clear(&b);
 
+    redis_cmd_xpending_range(&b, RESP_STR("s"), RESP_STR("g"), 60000, RESP_STR("-"), RESP_STR("+"), 10,
+                             RESP_STR("c"));
+    redis_cmd_xpending_range(&b, RESP_STR("s"), RESP_STR("g"), 0, RESP_STR("-"), RESP_STR("+"), 10, RESP_STR(""));
+    expect_bytes(&b, BYTES("*9\r\n$8\r\nXPENDING\r\n$1\r\ns\r\n$1\r\ng\r\n$4\r\nIDLE\r\n$5\r\n60000\r\n"
+                           "$1\r\n-\r\n$1\r\n+\r\n$2\r\n10\r\n$1\r\nc\r\n"
+                           "*6\r\n$8\r\nXPENDING\r\n$1\r\ns\r\n$1\r\ng\r\n$1\r\n-\r\n$1\r\n+\r\n$2\r\n10\r\n"));
+    resp_buf_clear(&b);
+
     redis_cmd_auth(&b, RESP_STR(""), RESP_STR("pw"));
     redis_cmd_auth(&b, RESP_STR("lw"), RESP_STR("p w"));
     redis_cmd_select(&b, 15);
@@ -883,6 +891,31 @@ Test(redis_replies, xpending_summary)
 
     parse_one(&o, BYTES("*4\r\n:1\r\n$3\r\n1-0\r\n$3\r\n1-0\r\n*1\r\n*2\r\n$1\r\nc\r\n$1\r\nx\r\n"), "XPENDING");
     cr_assert_not(redis_parse_xpending(&o.reply, &x, &err));
+    cr_assert_eq(err.code, REDIS_E_SHAPE);
+    one_free(&o);
+}
+
+Test(redis_replies, xpending_extended)
+{
+    static const char in[] = "*2\r\n*4\r\n$3\r\n1-0\r\n$2\r\nc1\r\n:65000\r\n:7\r\n"
+                             "*4\r\n$3\r\n2-5\r\n$2\r\nc2\r\n:0\r\n:1\r\n";
+    struct one o;
+    parse_one(&o, in, sizeof in - 1, "XPENDING");
+    struct redis_pending_list l;
+    struct lw_err err;
+    cr_assert(redis_parse_xpending_range(&o.reply, &l, &err), "%s", err.msg);
+    cr_assert_eq(l.count, 2);
+    struct redis_pending_entry e;
+    redis_pending_at(&l, 0, &e);
+    cr_assert(str_is(e.id_text, "1-0") && str_is(e.consumer, "c1"));
+    cr_assert_eq(e.idle_ms, 65000);
+    cr_assert_eq(e.deliveries, 7);
+    redis_pending_at(&l, 1, &e);
+    cr_assert_eq(e.id.seq, 5);
+    one_free(&o);
+
+    parse_one(&o, BYTES("*1\r\n*4\r\n$3\r\n1-0\r\n$2\r\nc1\r\n:-1\r\n:7\r\n"), "XPENDING");
+    cr_assert_not(redis_parse_xpending_range(&o.reply, &l, &err));
     cr_assert_eq(err.code, REDIS_E_SHAPE);
     one_free(&o);
 }
