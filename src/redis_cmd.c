@@ -246,12 +246,13 @@ void redis_cmd_exec(struct resp_buf *b)
 /* Copies server text for a message: printable ASCII, others as '?', cut at `cap`. */
 static void quote_text(struct resp_str s, char *out, size_t cap)
 {
+    assert(cap > 4);
     size_t n = 0;
     for (size_t i = 0; i < s.len && n + 1 < cap; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
         out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
     }
-    if (s.len >= cap && cap > 4) memcpy(out + cap - 4, "...", 3), n = cap - 1;
+    if (s.len >= cap) memcpy(out + cap - 4, "...", 3); /* cut: say so */
     out[n] = '\0';
 }
 

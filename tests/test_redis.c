@@ -1276,3 +1276,48 @@ Test(redis_conn, a_reply_to_no_command)
     cr_assert_not_null(strstr(fx.ev.last_msg, "a reply (status) to no command"), "%s", fx.ev.last_msg);
     fake_stop(&f);
 }
+
+Test(redis_conn, a_silent_server_times_the_handshake_out)
+{
+    struct fake f = fake_start("");
+    fx.server.port = f.port;
+    fx.opt.connect_timeout_ms = 300;
+    expect_down(LOOP_E_TIMED_OUT, "PING got no reply within 300 ms: connection dropped");
+    fake_stop(&f);
+}
+
+Test(redis_conn, close_while_handshaking_and_while_backing_off)
+{
+    struct fake f = fake_start("");
+    struct lw_err err;
+    fx.opt.port = f.port;
+    cr_assert(redis_conn_init(&fx.conn, &fx.loop, &fx.opt, &err), "%s", err.msg);
+    redis_conn_start(&fx.conn);
+    int64_t end = test_ms() + RUN_BOUND_MS;
+    while (redis_state(&fx.conn) != REDIS_HANDSHAKE) {
+        cr_assert(test_ms() < end);
+        loop_run_once(&fx.loop, 10);
+    }
+    redis_conn_close(&fx.conn, on_closed, &fx.ev);
+    run_until(&fx.ev.closed, 1);
+    cr_assert_eq(fx.ev.ready + fx.ev.down, 0, "no event after close");
+    cr_assert_eq(redis_state(&fx.conn), REDIS_IDLE);
+    redis_conn_deinit(&fx.conn);
+    fake_stop(&f);
+
+    /* Nothing listens: close during the backoff wait. */
+    memset(&fx.ev, 0, sizeof fx.ev);
+    fx.opt.port = free_port();
+    fx.opt.backoff_min_ms = 5000;
+    fx.opt.backoff_max_ms = 5000;
+    cr_assert(redis_conn_init(&fx.conn, &fx.loop, &fx.opt, &err), "%s", err.msg);
+    redis_conn_start(&fx.conn);
+    run_until(&fx.ev.down, 1);
+    while (redis_state(&fx.conn) != REDIS_BACKOFF) loop_run_once(&fx.loop, 10);
+    cr_assert_geq(redis_retry_in_ms(&fx.conn), 2000);
+    int64_t t0 = test_ms();
+    redis_conn_close(&fx.conn, on_closed, &fx.ev);
+    run_until(&fx.ev.closed, 1);
+    cr_assert_lt(test_ms() - t0, 1000, "the backoff timer was stopped");
+    cr_assert_eq(fx.ev.down, 1);
+}
