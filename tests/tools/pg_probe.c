@@ -11,11 +11,12 @@
  *   --ca FILE               CA bundle (default: sslrootcert, else the system bundle)
  *   --password-file FILE    the password (the whole file)
  *   --message-bytes N       message_bytes_max
+ *   --result-bytes N        result_bytes_max
  *   --io-timeout-ms N
  *   --pause-every N         pause after every N data callbacks, resume 1 ms later
  *   --cancel-after-bytes N  pg_close once N COPY bytes arrived (the COPY must end canceled)
  *
- * Stderr ends with "SUMMARY {json}" (rows, bytes, sha256, maxrss_kb, tls, auth,
+ * Stderr ends with "SUMMARY {json}" (rows, bytes, sha256, maxrss_kb = VmHWM, tls, auth,
  * server_version) on success, or "ERROR <code> <sqlstate> <message>" (exit 1).
  *
  * Canonical values (copy-decode as JSON, copy-sum as text joined by tabs, rows by
@@ -32,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "log.h"
 #include "loop.h"
@@ -353,10 +353,22 @@ static void on_data(struct pg_conn *c, void *ctx, const uint8_t *data, size_t le
 /* ------------------------------------------------------------------------- */
 /* The sequence: connect, [describe], run, close */
 
+/* The peak resident set of this program's image: VmHWM (ru_maxrss would also count
+ * the parent's memory from before execve). */
+static long peak_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) return -1;
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+    fclose(f);
+    return kb;
+}
+
 static void summary(void)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
     uint8_t d[32];
     char h[65];
     s3_sha256_out(&P.sha, d);
@@ -365,7 +377,7 @@ static void summary(void)
             "SUMMARY {\"rows\":%" PRIu64 ",\"copy_rows\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"calls\":%" PRIu64
             ",\"sha256\":\"%s\",\"maxrss_kb\":%ld,\"tls\":%s,\"auth\":\"%s\",\"server_version\":\"%s\","
             "\"copy_format\":%d}\n",
-            pg_last_rows(&P.conn), P.copy.rows, P.bytes, P.calls, h, ru.ru_maxrss, pg_tls(&P.conn) ? "true" : "false",
+            pg_last_rows(&P.conn), P.copy.rows, P.bytes, P.calls, h, peak_rss_kb(), pg_tls(&P.conn) ? "true" : "false",
             pg_auth_method_name(pg_auth_used(&P.conn)), pg_server_version(&P.conn), pg_copy_format(&P.conn));
 }
 
@@ -488,7 +500,8 @@ static void on_connected(struct pg_conn *c, void *ctx, const struct lw_err *err)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: pg_probe [--ca FILE] [--password-file FILE] [--message-bytes N] [--io-timeout-ms N]\n"
+    fprintf(stderr, "usage: pg_probe [--ca FILE] [--password-file FILE] [--message-bytes N] [--result-bytes N]\n"
+                    "                [--io-timeout-ms N]\n"
                     "                [--pause-every N] [--cancel-after-bytes N] URL query|copy-raw|copy-decode|"
                     "copy-sum|connect [SQL]\n");
     exit(2);
@@ -504,6 +517,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--ca") == 0) ca = argv[i + 1];
         else if (strcmp(argv[i], "--password-file") == 0) password_file = argv[i + 1];
         else if (strcmp(argv[i], "--message-bytes") == 0) opts.message_bytes_max = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--result-bytes") == 0) opts.result_bytes_max = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--io-timeout-ms") == 0) opts.io_timeout_ms = (uint32_t)strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--pause-every") == 0) P.pause_every = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--cancel-after-bytes") == 0) P.cancel_after = strtoull(argv[i + 1], NULL, 10);
