@@ -64,6 +64,7 @@ static struct {
     uint64_t pause_every;
     uint64_t cancel_after;
     bool canceled;
+    bool tls;   /* pg_tls once connected (the connection is closed by the summary) */
     struct loop_op resume_timer;
     struct s3_sha256 sha;
     /* the current row, as text (copy-sum) or JSON (copy-decode) */
@@ -377,7 +378,7 @@ static void summary(void)
             "SUMMARY {\"rows\":%" PRIu64 ",\"copy_rows\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"calls\":%" PRIu64
             ",\"sha256\":\"%s\",\"maxrss_kb\":%ld,\"tls\":%s,\"auth\":\"%s\",\"server_version\":\"%s\","
             "\"copy_format\":%d}\n",
-            pg_last_rows(&P.conn), P.copy.rows, P.bytes, P.calls, h, peak_rss_kb(), pg_tls(&P.conn) ? "true" : "false",
+            pg_last_rows(&P.conn), P.copy.rows, P.bytes, P.calls, h, peak_rss_kb(), P.tls ? "true" : "false",
             pg_auth_method_name(pg_auth_used(&P.conn)), pg_server_version(&P.conn), pg_copy_format(&P.conn));
 }
 
@@ -483,6 +484,7 @@ static void on_connected(struct pg_conn *c, void *ctx, const struct lw_err *err)
         finish_with(err);
         return;
     }
+    P.tls = pg_tls(c);
     switch (P.mode) {
     case M_CONNECT: finish_with(NULL); return;
     case M_QUERY: pg_query(c, P.sql, on_queried, NULL); return;
