@@ -9,7 +9,8 @@
  *   int2 / int4 / int8  2 / 4 / 8 bytes, two's complement
  *   float4 / float8     IEEE 754 binary32 / binary64 bits (NaN and +-Infinity kept)
  *   oid                 4 bytes, unsigned
- *   text, varchar, bpchar, name, json, xml: the text in the client encoding (UTF8)
+ *   text, varchar, bpchar, name, json, xml: the text in the client encoding (UTF8);
+ *                       bpchar (char(n)) keeps its padding blanks
  *   jsonb               1 byte version (1), then the JSON text
  *   bytea               the bytes
  *   uuid                16 bytes
